@@ -1,1 +1,9 @@
-
+from . import collection_policy
+from . import collection_stage
+from . import collection_run
+from . import collection_history
+from . import collection_notice
+from . import account_move
+from . import account_move_line
+from . import res_company
+from . import res_partner

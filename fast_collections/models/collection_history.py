@@ -1,0 +1,97 @@
+from odoo import _, fields, models
+from odoo.exceptions import UserError
+
+HISTORY_STATES = [
+    ("to_approve", "To Approve"),
+    ("pending", "Pending"),
+    ("done", "Done"),
+    ("not_reached", "Not Reached"),
+    ("skipped", "Skipped"),
+]
+
+
+class CollectionHistory(models.Model):
+    """Stage applied to one receivable item, at most once per item and stage.
+
+    The unique key on item and stage is what makes the run idempotent: a
+    repeated or interrupted run finds the row and never acts twice.
+    """
+
+    _name = "collection.history"
+    _description = "Collection Stage History"
+    _order = "date desc, id desc"
+
+    move_line_id = fields.Many2one(
+        comodel_name="account.move.line",
+        string="Journal Item",
+        required=True,
+        ondelete="cascade",
+        index=True,
+    )
+    move_id = fields.Many2one(
+        related="move_line_id.move_id", string="Invoice", store=True, index=True
+    )
+    partner_id = fields.Many2one(
+        comodel_name="res.partner",
+        string="Customer",
+        required=True,
+        index=True,
+        help="Commercial partner that owes the item.",
+    )
+    company_id = fields.Many2one(
+        comodel_name="res.company", required=True, index=True
+    )
+    policy_id = fields.Many2one(comodel_name="collection.policy", required=True)
+    stage_id = fields.Many2one(
+        comodel_name="collection.stage", required=True, ondelete="restrict"
+    )
+    run_id = fields.Many2one(comodel_name="collection.run", ondelete="set null")
+    notice_id = fields.Many2one(comodel_name="collection.notice", ondelete="set null")
+    date = fields.Date(required=True, help="Run date on which the stage was reached.")
+    state = fields.Selection(selection=HISTORY_STATES, required=True, index=True)
+    days_overdue = fields.Integer(help="Days from the due date on the run date.")
+    currency_id = fields.Many2one(comodel_name="res.currency", required=True)
+    amount_residual = fields.Monetary(
+        string="Amount Due",
+        currency_field="currency_id",
+        help="Amount still owed on the item when the stage was reached, in the "
+        "invoice currency.",
+    )
+    reason = fields.Char(help="Why the stage was skipped or the customer not reached.")
+    approved_by_id = fields.Many2one(comodel_name="res.users", readonly=True)
+    approved_date = fields.Datetime(readonly=True)
+
+    _sql_constraints = [
+        (
+            "move_line_stage_unique",
+            "unique(move_line_id, stage_id)",
+            "A collection stage is applied to a journal item only once.",
+        ),
+    ]
+
+    def action_approve(self):
+        """Release stage changes that wait for a manager, then act on them."""
+        if not self.env.user.has_group("fast_collections.group_collection_manager"):
+            raise UserError(
+                _("Only a collections manager can approve stage changes.")
+            )
+        to_approve = self.filtered(lambda history: history.state == "to_approve")
+        if not to_approve:
+            raise UserError(
+                _("None of the selected stage changes is waiting for approval.")
+            )
+        to_approve.write(
+            {
+                "state": "pending",
+                "approved_by_id": self.env.uid,
+                "approved_date": fields.Datetime.now(),
+            }
+        )
+        for company in to_approve.company_id:
+            company_rows = to_approve.filtered(
+                lambda history, company=company: history.company_id == company
+            )
+            self.env["collection.run"].run_collections(
+                companies=company, partners=company_rows.partner_id
+            )
+        return True

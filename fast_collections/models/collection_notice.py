@@ -1,0 +1,407 @@
+from collections import defaultdict
+from datetime import timedelta
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import email_normalize
+
+from ..rules.staging import days_from_due
+
+# Receivable items listed in a notice: invoices in the collection flow, and the
+# open credits (credit notes, unreconciled payments) that lower the amount asked.
+NOTICE_ITEMS_QUERY = """
+    SELECT aml.id, aml.move_id, move.partner_id AS invoice_partner_id,
+           move.move_type, aml.date_maturity, aml.currency_id, aml.amount_currency,
+           aml.amount_residual_currency, aml.collection_stage_id,
+           partner.commercial_partner_id AS partner_id
+      FROM account_move_line aml
+      JOIN account_move move ON move.id = aml.move_id
+      JOIN account_account account ON account.id = aml.account_id
+      JOIN res_partner partner ON partner.id = aml.partner_id
+      JOIN res_company company ON company.id = aml.company_id
+     WHERE aml.company_id = %(company_id)s
+       AND partner.commercial_partner_id IN %(partner_ids)s
+       AND aml.parent_state = 'posted'
+       AND account.account_type = 'asset_receivable'
+       AND aml.reconciled IS NOT TRUE
+       AND (
+            (aml.amount_residual_currency > 0
+             AND move.move_type IN ('out_invoice', 'out_receipt')
+             AND aml.collection_stage_id IS NOT NULL)
+         OR (aml.amount_residual_currency < 0
+             AND aml.journal_id IS DISTINCT FROM company.currency_exchange_journal_id)
+       )
+  ORDER BY aml.date_maturity, aml.id
+"""
+
+
+class CollectionNotice(models.Model):
+    """Consolidated message sent to one customer in one collection run."""
+
+    _name = "collection.notice"
+    _description = "Collection Notice"
+    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _order = "date desc, id desc"
+
+    name = fields.Char(compute="_compute_name", store=True)
+    partner_id = fields.Many2one(
+        comodel_name="res.partner",
+        string="Customer",
+        required=True,
+        index=True,
+        help="Commercial partner that owes the items.",
+    )
+    contact_id = fields.Many2one(
+        comodel_name="res.partner",
+        string="Recipient",
+        required=True,
+        help="Contact that receives the message.",
+    )
+    company_id = fields.Many2one(
+        comodel_name="res.company", required=True, index=True
+    )
+    run_id = fields.Many2one(comodel_name="collection.run", ondelete="set null")
+    date = fields.Date(required=True)
+    stage_id = fields.Many2one(
+        comodel_name="collection.stage",
+        required=True,
+        help="Highest stage reached by the items in this run.",
+    )
+    line_ids = fields.One2many(
+        comodel_name="collection.notice.line",
+        inverse_name="notice_id",
+        string="Items",
+    )
+    history_ids = fields.One2many(
+        comodel_name="collection.history",
+        inverse_name="notice_id",
+        string="Stage Changes",
+    )
+    email_state = fields.Selection(
+        selection=[
+            ("none", "No Email"),
+            ("sent", "Sent"),
+            ("not_reached", "Not Reached"),
+        ],
+        required=True,
+        default="none",
+        tracking=True,
+    )
+    not_reached_reason = fields.Char()
+    letter_state = fields.Selection(
+        selection=[
+            ("none", "No Letter"),
+            ("to_print", "To Print"),
+            ("printed", "Printed"),
+        ],
+        required=True,
+        default="none",
+        tracking=True,
+    )
+
+    @api.depends("partner_id", "stage_id", "date")
+    def _compute_name(self):
+        for notice in self:
+            notice.name = " - ".join(
+                part
+                for part in (
+                    notice.partner_id.name,
+                    notice.stage_id.name,
+                    notice.date and fields.Date.to_string(notice.date),
+                )
+                if part
+            )
+
+    def _get_currency_totals(self):
+        """Return the amounts owed per currency, as a list of dicts.
+
+        Each dict holds the currency, the overdue total, the open credits
+        (credit notes and unreconciled payments, as a positive amount) and the
+        net amount asked, never below zero.
+        """
+        self.ensure_one()
+        totals = {}
+        for line in self.line_ids:
+            total = totals.setdefault(
+                line.currency_id,
+                {"currency": line.currency_id, "due": 0.0, "overdue": 0.0, "credit": 0.0},
+            )
+            if line.is_credit:
+                total["credit"] -= line.amount_residual
+            else:
+                total["due"] += line.amount_residual
+                if line.days_overdue > 0:
+                    total["overdue"] += line.amount_residual
+        for total in totals.values():
+            currency = total["currency"]
+            total["net"] = currency.round(max(total["overdue"] - total["credit"], 0.0))
+        return sorted(totals.values(), key=lambda total: total["currency"].name)
+
+    # ------------------------------------------------------------------
+    # Creation by the collection run
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _create_for_run(self, run, histories):
+        """Create and act on one notice per customer of ``histories``.
+
+        ``histories`` are pending stage changes. The notice takes the highest
+        stage reached; its email, letter and activity come from the highest
+        stage of the batch that asks for each of them.
+        """
+        if not histories:
+            return self.browse()
+        histories_by_partner = histories.grouped("partner_id")
+        partners = histories.partner_id
+        items_by_partner = self._fetch_notice_items(run, partners)
+
+        values_list = []
+        for partner in partners:
+            partner_histories = histories_by_partner[partner]
+            values_list.append(
+                self._prepare_notice_values(
+                    run,
+                    partner,
+                    partner_histories,
+                    items_by_partner.get(partner.id, []),
+                )
+            )
+        notices = self.create(values_list)
+
+        self._send_emails(notices, histories_by_partner)
+        for notice in notices:
+            partner_histories = histories_by_partner[notice.partner_id]
+            stages = partner_histories.stage_id
+            if stages.filtered("print_letter"):
+                notice.letter_state = "to_print"
+            activity_stage = _highest_stage(stages.filtered("create_activity"))
+            if activity_stage:
+                notice._schedule_stage_activity(activity_stage)
+            if stages.filtered("credit_hold"):
+                notice.partner_id.collection_credit_hold = True
+            state = "not_reached" if notice.email_state == "not_reached" else "done"
+            partner_histories.write(
+                {
+                    "state": state,
+                    "notice_id": notice.id,
+                    "reason": notice.not_reached_reason or False,
+                }
+            )
+        self._write_reach_issues(notices, histories_by_partner)
+        return notices
+
+    @api.model
+    def _fetch_notice_items(self, run, partners):
+        self.env.flush_all()
+        self.env.cr.execute(
+            NOTICE_ITEMS_QUERY,
+            {"company_id": run.company_id.id, "partner_ids": tuple(partners.ids)},
+        )
+        items_by_partner = defaultdict(list)
+        for row in self.env.cr.dictfetchall():
+            items_by_partner[row["partner_id"]].append(row)
+        return items_by_partner
+
+    @api.model
+    def _prepare_notice_values(self, run, partner, histories, items):
+        stage = _highest_stage(histories.stage_id)
+        line_values = []
+        for item in items:
+            is_credit = item["amount_residual_currency"] < 0
+            days = 0 if is_credit else days_from_due(item["date_maturity"], run.run_date)
+            line_values.append(
+                fields.Command.create(
+                    {
+                        "move_line_id": item["id"],
+                        "move_id": item["move_id"],
+                        "stage_id": item["collection_stage_id"],
+                        "date_maturity": item["date_maturity"],
+                        "days_overdue": max(days, 0),
+                        "currency_id": item["currency_id"],
+                        "amount_original": item["amount_currency"],
+                        "amount_residual": item["amount_residual_currency"],
+                        "is_credit": is_credit,
+                    }
+                )
+            )
+        return {
+            "partner_id": partner.id,
+            "contact_id": self._get_recipient(partner, items).id,
+            "company_id": run.company_id.id,
+            "run_id": run.id,
+            "date": run.run_date,
+            "stage_id": stage.id,
+            "line_ids": line_values,
+        }
+
+    @api.model
+    def _get_recipient(self, partner, items):
+        """Return who receives the notice of the commercial partner ``partner``.
+
+        The collections contact of the customer comes first, then the contact
+        the latest invoice was addressed to, then the customer itself.
+        """
+        if partner.collection_contact_id:
+            return partner.collection_contact_id
+        invoice_partner_ids = [
+            item["invoice_partner_id"]
+            for item in items
+            if item["amount_residual_currency"] > 0 and item["invoice_partner_id"]
+        ]
+        if invoice_partner_ids:
+            contact = self.env["res.partner"].browse(invoice_partner_ids[-1])
+            if contact.commercial_partner_id == partner:
+                return contact
+        return partner
+
+    @api.model
+    def _send_emails(self, notices, histories_by_partner):
+        """Post the stage's email on each notice, or record why it cannot go."""
+        notices_by_template = defaultdict(lambda: self.browse())
+        for notice in notices:
+            stages = histories_by_partner[notice.partner_id].stage_id
+            email_stage = _highest_stage(stages.filtered("send_email"))
+            if not email_stage:
+                continue
+            reason = notice._get_unreachable_reason()
+            if reason:
+                notice.write({"email_state": "not_reached", "not_reached_reason": reason})
+                continue
+            notices_by_template[email_stage.mail_template_id] |= notice
+
+        for template, template_notices in notices_by_template.items():
+            rendered = template._generate_template(
+                template_notices.ids, ["subject", "body_html"]
+            )
+            for notice in template_notices:
+                notice.message_post(
+                    body=rendered[notice.id]["body_html"],
+                    subject=rendered[notice.id]["subject"],
+                    partner_ids=notice.contact_id.ids,
+                    message_type="comment",
+                    subtype_xmlid="mail.mt_comment",
+                    email_layout_xmlid="mail.mail_notification_light",
+                )
+            template_notices.email_state = "sent"
+
+    def _get_unreachable_reason(self):
+        self.ensure_one()
+        contact = self.contact_id
+        if not contact.email:
+            return _("%(contact)s has no email address.", contact=contact.display_name)
+        if not email_normalize(contact.email):
+            return _(
+                "The email address %(email)s of %(contact)s is not valid.",
+                email=contact.email,
+                contact=contact.display_name,
+            )
+        if contact.is_blacklisted:
+            return _(
+                "The email address %(email)s of %(contact)s is blocked.",
+                email=contact.email,
+                contact=contact.display_name,
+            )
+        return False
+
+    def _schedule_stage_activity(self, stage):
+        self.ensure_one()
+        user = stage._get_activity_user(self.partner_id)
+        if not user or not user.has_group("fast_collections.group_collection_user"):
+            user = stage.activity_user_id or self.env.user
+        self.activity_schedule(
+            activity_type_id=stage.activity_type_id.id,
+            summary=stage.activity_summary or stage.name,
+            date_deadline=self.date + timedelta(days=stage.activity_deadline_days),
+            user_id=user.id,
+        )
+
+    @api.model
+    def _write_reach_issues(self, notices, histories_by_partner):
+        """Store on each item whether its last notice reached the customer."""
+        reached_ids = []
+        line_ids_by_reason = defaultdict(list)
+        for notice in notices:
+            line_ids = histories_by_partner[notice.partner_id].move_line_id.ids
+            if notice.email_state == "not_reached":
+                line_ids_by_reason[notice.not_reached_reason].extend(line_ids)
+            else:
+                reached_ids.extend(line_ids)
+        self.env.flush_all()
+        if reached_ids:
+            self.env.cr.execute(
+                """
+                UPDATE account_move_line SET collection_reach_issue = NULL
+                 WHERE id IN %s AND collection_reach_issue IS NOT NULL
+                """,
+                [tuple(reached_ids)],
+            )
+        for reason, line_ids in line_ids_by_reason.items():
+            self.env.cr.execute(
+                "UPDATE account_move_line SET collection_reach_issue = %s WHERE id IN %s",
+                [reason, tuple(line_ids)],
+            )
+        self.env["account.move.line"].invalidate_model(["collection_reach_issue"])
+
+    def _render_letter_body(self):
+        """Return the letter text: the body of the stage's email, rendered."""
+        self.ensure_one()
+        template = self.stage_id.mail_template_id
+        if not template:
+            return ""
+        return template._generate_template(self.ids, ["body_html"])[self.id][
+            "body_html"
+        ]
+
+    def action_mark_printed(self):
+        to_print = self.filtered(lambda notice: notice.letter_state == "to_print")
+        if not to_print:
+            raise UserError(_("None of the selected notices has a letter to print."))
+        to_print.letter_state = "printed"
+        return True
+
+    def action_print_letter(self):
+        return self.env.ref(
+            "fast_collections.action_report_collection_notice"
+        ).report_action(self)
+
+
+class CollectionNoticeLine(models.Model):
+    """Item listed in a collection notice, as it stood when the notice was made."""
+
+    _name = "collection.notice.line"
+    _description = "Collection Notice Item"
+    _order = "notice_id, is_credit, date_maturity, id"
+
+    notice_id = fields.Many2one(
+        comodel_name="collection.notice",
+        required=True,
+        ondelete="cascade",
+        index=True,
+    )
+    move_line_id = fields.Many2one(
+        comodel_name="account.move.line", string="Journal Item", ondelete="set null"
+    )
+    move_id = fields.Many2one(comodel_name="account.move", string="Document")
+    stage_id = fields.Many2one(comodel_name="collection.stage")
+    date_maturity = fields.Date(string="Due Date")
+    days_overdue = fields.Integer()
+    currency_id = fields.Many2one(comodel_name="res.currency", required=True)
+    amount_original = fields.Monetary(
+        currency_field="currency_id",
+        help="Amount of the item when it was issued, in its currency.",
+    )
+    amount_residual = fields.Monetary(
+        string="Amount Due",
+        currency_field="currency_id",
+        help="Amount still owed, in the item's currency. Negative for a credit.",
+    )
+    is_credit = fields.Boolean(
+        help="Open credit note or unreconciled payment that lowers the amount asked.",
+    )
+
+
+def _highest_stage(stages):
+    """Return the stage of ``stages`` furthest from the due date, or an empty set."""
+    if not stages:
+        return stages
+    return stages.sorted(lambda stage: (stage.offset_days, stage.id))[-1]

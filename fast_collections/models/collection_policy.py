@@ -1,0 +1,102 @@
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+
+from ..rules.staging import CATCHUP_CLIMB, CATCHUP_JUMP, StageStep
+
+
+class CollectionPolicy(models.Model):
+    """Set of collection stages and conditions applied to a customer segment."""
+
+    _name = "collection.policy"
+    _description = "Collection Policy"
+    _order = "sequence, name, id"
+
+    name = fields.Char(required=True, translate=True)
+    sequence = fields.Integer(default=10)
+    active = fields.Boolean(default=True)
+    company_id = fields.Many2one(
+        comodel_name="res.company",
+        index=True,
+        help="Leave empty to share the policy between all companies.",
+    )
+    stage_ids = fields.One2many(
+        comodel_name="collection.stage",
+        inverse_name="policy_id",
+        string="Stages",
+        copy=True,
+    )
+    stage_count = fields.Integer(compute="_compute_stage_count")
+    tolerance_amount = fields.Float(
+        string="Tolerance",
+        digits="Account",
+        help="Items whose amount still owed is below this figure are not chased. "
+        "It is compared with each item's residual in the item's own currency.",
+    )
+    grace_days = fields.Integer(
+        help="Days added to every stage after the due date before it is reached. "
+        "A courtesy reminder before the due date is not delayed.",
+    )
+    catchup_rule = fields.Selection(
+        selection=[
+            (CATCHUP_JUMP, "Jump to the stage the delay calls for"),
+            (CATCHUP_CLIMB, "Climb one stage per run"),
+        ],
+        required=True,
+        default=CATCHUP_JUMP,
+        help="How an item that is found late (after missed runs, or when the addon "
+        "is installed) enters the flow. Jump: it enters the stage its delay "
+        "calls for and the stages in between are recorded as skipped, without "
+        "acting. Climb: it enters the next stage at each run, so every stage "
+        "acts in turn.",
+    )
+    require_approval = fields.Boolean(
+        string="Requires Approval",
+        help="Stage changes of customers on this policy wait for a collections "
+        "manager's approval before any message, activity or credit hold.",
+    )
+    note = fields.Html(translate=True)
+
+    @api.depends("stage_ids")
+    def _compute_stage_count(self):
+        for policy in self:
+            policy.stage_count = len(policy.stage_ids)
+
+    @api.constrains("stage_ids")
+    def _check_stage_ids(self):
+        for policy in self:
+            if not policy.stage_ids:
+                raise ValidationError(
+                    _(
+                        "The collection policy %(policy)s has no stages. "
+                        "Add at least one stage.",
+                        policy=policy.display_name,
+                    )
+                )
+
+    @api.constrains("tolerance_amount", "grace_days")
+    def _check_amounts(self):
+        for policy in self:
+            if policy.tolerance_amount < 0:
+                raise ValidationError(
+                    _(
+                        "The tolerance of the collection policy %(policy)s is "
+                        "negative (%(amount)s). Enter zero or a positive amount.",
+                        policy=policy.display_name,
+                        amount=policy.tolerance_amount,
+                    )
+                )
+            if policy.grace_days < 0:
+                raise ValidationError(
+                    _(
+                        "The grace days of the collection policy %(policy)s are "
+                        "negative (%(days)s). Enter zero or a positive number.",
+                        policy=policy.display_name,
+                        days=policy.grace_days,
+                    )
+                )
+
+    def _get_stage_steps(self):
+        """Return the policy's stages as ``StageStep`` tuples, by offset."""
+        self.ensure_one()
+        stages = self.stage_ids.sorted(lambda stage: (stage.offset_days, stage.id))
+        return [StageStep(stage.id, stage.offset_days) for stage in stages]

@@ -1,0 +1,563 @@
+import logging
+from collections import Counter, defaultdict
+from datetime import datetime, timedelta
+
+import pytz
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+
+from ..rules.staging import days_from_due, decide_stage
+
+_logger = logging.getLogger(__name__)
+
+# Items decided per committed batch, and customers acted on per committed batch.
+# Both bound the work lost when a run is interrupted.
+DECIDE_BATCH_SIZE = 5000
+ACT_BATCH_SIZE = 200
+
+SKIP_REASONS = {
+    "below_tolerance": "below the policy's tolerance",
+    "on_hold": "customer not to be chased until a later date",
+    "no_policy": "no collection policy for the customer or the company",
+    "to_approve": "stage change waiting for a manager's approval",
+}
+
+# Receivable items of customer invoices. Exchange-difference entries and
+# miscellaneous entries are of move type "entry" and are never chased.
+CHASED_MOVE_TYPES = ("out_invoice", "out_receipt")
+
+
+class CollectionRun(models.Model):
+    """Record of one collection run of a company: what was evaluated and done."""
+
+    _name = "collection.run"
+    _description = "Collection Run"
+    _order = "date_start desc, id desc"
+
+    name = fields.Char(compute="_compute_name")
+    company_id = fields.Many2one(
+        comodel_name="res.company", required=True, index=True, readonly=True
+    )
+    run_date = fields.Date(
+        required=True,
+        readonly=True,
+        help="Date the run collected for: today in the company's time zone.",
+    )
+    date_start = fields.Datetime(string="Started", readonly=True)
+    date_end = fields.Datetime(string="Ended", readonly=True)
+    state = fields.Selection(
+        selection=[
+            ("running", "Running"),
+            ("done", "Done"),
+            ("failed", "Failed"),
+            ("interrupted", "Interrupted"),
+        ],
+        required=True,
+        default="running",
+        readonly=True,
+    )
+    user_id = fields.Many2one(
+        comodel_name="res.users", string="Started By", readonly=True
+    )
+    partner_ids = fields.Many2many(
+        comodel_name="res.partner",
+        string="Customers",
+        readonly=True,
+        help="Customers the run was limited to. Empty when it covered all.",
+    )
+    item_count = fields.Integer(string="Items Evaluated", readonly=True)
+    changed_count = fields.Integer(string="Items Changed Stage", readonly=True)
+    skipped_count = fields.Integer(string="Items Skipped", readonly=True)
+    skip_summary = fields.Text(string="Skipped Items", readonly=True)
+    notice_count = fields.Integer(string="Notices Created", readonly=True)
+    message_count = fields.Integer(string="Emails Queued", readonly=True)
+    letter_count = fields.Integer(string="Letters To Print", readonly=True)
+    activity_count = fields.Integer(string="Activities Created", readonly=True)
+    not_reached_count = fields.Integer(string="Customers Not Reached", readonly=True)
+    error_message = fields.Text(readonly=True)
+    notice_ids = fields.One2many(
+        comodel_name="collection.notice", inverse_name="run_id", string="Notices"
+    )
+    history_ids = fields.One2many(
+        comodel_name="collection.history",
+        inverse_name="run_id",
+        string="Stage Changes",
+    )
+
+    @api.depends("company_id", "run_date")
+    def _compute_name(self):
+        for run in self:
+            run.name = _(
+                "%(company)s, %(date)s",
+                company=run.company_id.name,
+                date=run.run_date and fields.Date.to_string(run.run_date),
+            )
+
+    # ------------------------------------------------------------------
+    # Entry points
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _cron_run_collections(self):
+        self.run_collections()
+
+    def action_run_now(self):
+        """Run the collection of every company of the user now."""
+        self._check_manager()
+        runs = self.run_collections(companies=self.env.companies)
+        return self._action_show_runs(runs)
+
+    @api.model
+    def run_collections(self, run_date=None, companies=None, partners=None):
+        """Run the collection for each company and return the runs made.
+
+        ``run_date`` defaults to today in each company's time zone.
+        ``partners`` limits the run to those customers (their commercial
+        partners). The run commits after every batch, except in tests and while
+        the module is being installed.
+        """
+        if companies is None:
+            companies = self.env["res.company"].sudo().search([])
+        commercial_partners = partners.commercial_partner_id if partners else None
+        runs = self.browse()
+        for company in companies:
+            runs |= self._run_company(company, run_date, commercial_partners)
+        return runs
+
+    def _run_company(self, company, run_date, partners, commit=None):
+        if commit is None:
+            commit = self._can_commit()
+        run_model = self.sudo().with_company(company)
+        today = run_date or run_model._get_company_today(company)
+        run_model._mark_interrupted_runs(company)
+        run = run_model.create(
+            {
+                "company_id": company.id,
+                "run_date": today,
+                "date_start": fields.Datetime.now(),
+                "user_id": self.env.uid,
+                "partner_ids": [fields.Command.set(partners.ids)] if partners else [],
+            }
+        )
+        if commit:
+            self.env.cr.commit()
+
+        try:
+            run._decide_stages(partners, commit=commit)
+            run._act_on_pending(partners, commit=commit)
+        except Exception as error:
+            if not commit:
+                raise
+            self.env.cr.rollback()
+            run.write(
+                {
+                    "state": "failed",
+                    "date_end": fields.Datetime.now(),
+                    "error_message": str(error),
+                }
+            )
+            self.env.cr.commit()
+            _logger.exception(
+                "Collection run %s of company %s failed", run.id, company.id
+            )
+            raise
+
+        run.write({"state": "done", "date_end": fields.Datetime.now()})
+        if commit:
+            self.env.cr.commit()
+        _logger.info(
+            "Collection run %s of company %s on %s: %s items evaluated, %s changed "
+            "stage, %s skipped, %s notices, %s emails queued, %s letters, "
+            "%s activities, %s customers not reached",
+            run.id,
+            company.id,
+            today,
+            run.item_count,
+            run.changed_count,
+            run.skipped_count,
+            run.notice_count,
+            run.message_count,
+            run.letter_count,
+            run.activity_count,
+            run.not_reached_count,
+        )
+        return run.with_env(self.env)
+
+    @api.model
+    def _enter_open_items(self, company):
+        """Give the company's open items their stage, without acting on them.
+
+        Used at installation: the next run sends the notices of the stages the
+        items entered.
+        """
+        run = (
+            self.sudo()
+            .with_company(company)
+            .create(
+                {
+                    "company_id": company.id,
+                    "run_date": self._get_company_today(company),
+                    "date_start": fields.Datetime.now(),
+                    "user_id": self.env.uid,
+                }
+            )
+        )
+        run._decide_stages(None)
+        run.write({"state": "done", "date_end": fields.Datetime.now()})
+        return run
+
+    @api.model
+    def _can_commit(self):
+        return not self.env.registry.in_test_mode() and not self.env.context.get(
+            "collection_no_commit"
+        )
+
+    @api.model
+    def _get_company_today(self, company):
+        tz_name = company.partner_id.tz or "UTC"
+        try:
+            timezone = pytz.timezone(tz_name)
+        except pytz.UnknownTimeZoneError:
+            _logger.warning(
+                "Company %s has the unknown time zone %r, using UTC",
+                company.id,
+                tz_name,
+            )
+            timezone = pytz.utc
+        return datetime.now(pytz.utc).astimezone(timezone).date()
+
+    @api.model
+    def _mark_interrupted_runs(self, company):
+        """Close the runs of ``company`` that a crash or a timeout left open."""
+        self.search(
+            [("company_id", "=", company.id), ("state", "=", "running")]
+        ).write({"state": "interrupted", "date_end": fields.Datetime.now()})
+
+    def _check_manager(self):
+        if not self.env.user.has_group("fast_collections.group_collection_manager"):
+            raise UserError(_("Only a collections manager can run the collection."))
+
+    def _action_show_runs(self, runs):
+        action = self.env["ir.actions.actions"]._for_xml_id(
+            "fast_collections.collection_run_action"
+        )
+        action["domain"] = [("id", "in", runs.ids)]
+        return action
+
+    # ------------------------------------------------------------------
+    # Deciding stages
+    # ------------------------------------------------------------------
+
+    def _decide_stages(self, partners, commit=False):
+        """Move every open item of the company to the stage its delay calls for.
+
+        Stage changes are recorded as history rows, pending until the act phase
+        sends the messages. Items are selected in one query and decided in
+        memory, so the number of queries does not grow with the items.
+        """
+        self.ensure_one()
+        self.env.flush_all()
+        rows = self._fetch_open_items(partners)
+        policies = self._get_partner_policies({row["partner_id"] for row in rows})
+        counters = Counter()
+        skipped = Counter()
+
+        for start in range(0, len(rows), DECIDE_BATCH_SIZE):
+            batch = rows[start : start + DECIDE_BATCH_SIZE]
+            self._decide_batch(batch, policies, counters, skipped)
+            self._write_counts(counters, skipped)
+            if commit:
+                self.env.cr.commit()
+
+        self._clear_credit_holds(partners)
+
+    def _fetch_open_items(self, partners):
+        """Return the open receivable items of customer invoices of the company.
+
+        Only items due before the earliest courtesy reminder are returned.
+        """
+        company = self.company_id
+        min_offset = min(
+            self.env["collection.stage"]
+            .search([("company_id", "in", (company.id, False))])
+            .mapped("offset_days"),
+            default=0,
+        )
+        horizon = self.run_date + timedelta(days=max(0, -min_offset))
+        query = """
+            SELECT aml.id, aml.move_id, aml.date_maturity, aml.currency_id,
+                   aml.amount_residual_currency, aml.collection_stage_id,
+                   partner.commercial_partner_id AS partner_id
+              FROM account_move_line aml
+              JOIN account_move move ON move.id = aml.move_id
+              JOIN account_account account ON account.id = aml.account_id
+              JOIN res_partner partner ON partner.id = aml.partner_id
+             WHERE aml.company_id = %(company_id)s
+               AND aml.parent_state = 'posted'
+               AND account.account_type = 'asset_receivable'
+               AND move.move_type IN %(move_types)s
+               AND aml.reconciled IS NOT TRUE
+               AND aml.amount_residual_currency > 0
+               AND aml.date_maturity <= %(horizon)s
+        """
+        params = {
+            "company_id": company.id,
+            "move_types": CHASED_MOVE_TYPES,
+            "horizon": horizon,
+        }
+        if partners:
+            query += " AND partner.commercial_partner_id IN %(partner_ids)s"
+            params["partner_ids"] = tuple(partners.ids)
+        query += " ORDER BY aml.id"
+        self.env.cr.execute(query, params)
+        return self.env.cr.dictfetchall()
+
+    def _get_partner_policies(self, partner_ids):
+        """Return {commercial partner id: policy} for the run's company."""
+        company = self.company_id
+        default_policy = company.collection_policy_id
+        partners = (
+            self.env["res.partner"].with_company(company).browse(list(partner_ids))
+        )
+        return {
+            partner.id: partner.collection_policy_id or default_policy
+            for partner in partners
+        }
+
+    def _decide_batch(self, rows, policies, counters, skipped):
+        today = self.run_date
+        partners = self.env["res.partner"].browse({row["partner_id"] for row in rows})
+        on_hold = {
+            partner.id
+            for partner in partners
+            if partner.collection_hold_until and partner.collection_hold_until >= today
+        }
+        existing = self._get_existing_history({row["id"] for row in rows})
+        steps_cache = {}
+        history_values = []
+        lines_by_stage = defaultdict(list)
+
+        for row in rows:
+            counters["items"] += 1
+            policy = policies.get(row["partner_id"])
+            if not policy:
+                skipped["no_policy"] += 1
+                continue
+            if row["partner_id"] in on_hold:
+                skipped["on_hold"] += 1
+                continue
+            currency = self.env["res.currency"].browse(row["currency_id"])
+            if (
+                currency.compare_amounts(
+                    row["amount_residual_currency"], policy.tolerance_amount
+                )
+                < 0
+            ):
+                skipped["below_tolerance"] += 1
+                continue
+
+            if policy not in steps_cache:
+                steps_cache[policy] = policy._get_stage_steps()
+            days = days_from_due(row["date_maturity"], today)
+            decision = decide_stage(
+                steps_cache[policy],
+                row["collection_stage_id"],
+                days,
+                policy.grace_days,
+                policy.catchup_rule,
+            )
+            if not decision:
+                continue
+
+            state = "to_approve" if policy.require_approval else "pending"
+            if state == "to_approve":
+                skipped["to_approve"] += 1
+            counters["changed"] += 1
+            lines_by_stage[decision.stage_id].append(row)
+            base_values = {
+                "move_line_id": row["id"],
+                "partner_id": row["partner_id"],
+                "company_id": self.company_id.id,
+                "policy_id": policy.id,
+                "run_id": self.id,
+                "date": today,
+                "days_overdue": days,
+                "currency_id": row["currency_id"],
+                "amount_residual": row["amount_residual_currency"],
+            }
+            for stage_id in decision.skipped_stage_ids:
+                if (row["id"], stage_id) not in existing:
+                    history_values.append(
+                        dict(
+                            base_values,
+                            stage_id=stage_id,
+                            state="skipped",
+                            reason=_("Passed over by the jump catch-up rule"),
+                        )
+                    )
+            if (row["id"], decision.stage_id) not in existing:
+                history_values.append(
+                    dict(base_values, stage_id=decision.stage_id, state=state)
+                )
+
+        self.env["collection.history"].sudo().create(history_values)
+        self._write_item_stages(lines_by_stage)
+
+    def _get_existing_history(self, line_ids):
+        if not line_ids:
+            return set()
+        self.env.cr.execute(
+            """
+            SELECT move_line_id, stage_id
+              FROM collection_history
+             WHERE move_line_id IN %s
+            """,
+            [tuple(line_ids)],
+        )
+        return set(self.env.cr.fetchall())
+
+    def _write_item_stages(self, lines_by_stage):
+        """Store the new stage on the items and on their invoices, in bulk."""
+        if not lines_by_stage:
+            return
+        self.env.flush_all()
+        move_ids = set()
+        for stage_id, rows in lines_by_stage.items():
+            self.env.cr.execute(
+                """
+                UPDATE account_move_line
+                   SET collection_stage_id = %s, collection_stage_date = %s
+                 WHERE id IN %s
+                """,
+                [stage_id, self.run_date, tuple(row["id"] for row in rows)],
+            )
+            move_ids.update(row["move_id"] for row in rows)
+        self.env.cr.execute(
+            """
+            UPDATE account_move move
+               SET collection_stage_id = highest.stage_id
+              FROM (
+                    SELECT DISTINCT ON (aml.move_id)
+                           aml.move_id, aml.collection_stage_id AS stage_id
+                      FROM account_move_line aml
+                      JOIN collection_stage stage
+                        ON stage.id = aml.collection_stage_id
+                     WHERE aml.move_id IN %s
+                  ORDER BY aml.move_id, stage.offset_days DESC
+                   ) highest
+             WHERE move.id = highest.move_id
+            """,
+            [tuple(move_ids)],
+        )
+        self.env["account.move.line"].invalidate_model(
+            ["collection_stage_id", "collection_stage_date"]
+        )
+        self.env["account.move"].invalidate_model(["collection_stage_id"])
+
+    def _write_counts(self, counters, skipped):
+        summary = "\n".join(
+            f"{SKIP_REASONS[reason]}: {count}"
+            for reason, count in sorted(skipped.items())
+        )
+        self.write(
+            {
+                "item_count": counters["items"],
+                "changed_count": counters["changed"],
+                "skipped_count": sum(skipped.values()),
+                "skip_summary": summary,
+            }
+        )
+
+    def _clear_credit_holds(self, partners):
+        """Lift the informative credit hold of customers with nothing overdue."""
+        domain = [("collection_credit_hold", "=", True)]
+        if partners:
+            domain.append(("id", "in", partners.ids))
+        held = self.env["res.partner"].sudo().search(domain)
+        if not held:
+            return
+        self.env.cr.execute(
+            """
+            SELECT DISTINCT partner.commercial_partner_id
+              FROM account_move_line aml
+              JOIN account_move move ON move.id = aml.move_id
+              JOIN account_account account ON account.id = aml.account_id
+              JOIN res_partner partner ON partner.id = aml.partner_id
+             WHERE partner.commercial_partner_id IN %s
+               AND aml.parent_state = 'posted'
+               AND account.account_type = 'asset_receivable'
+               AND move.move_type IN %s
+               AND aml.reconciled IS NOT TRUE
+               AND aml.amount_residual_currency > 0
+               AND aml.date_maturity < %s
+            """,
+            [tuple(held.ids), CHASED_MOVE_TYPES, self.run_date],
+        )
+        still_overdue = {partner_id for (partner_id,) in self.env.cr.fetchall()}
+        held.filtered(lambda partner: partner.id not in still_overdue).write(
+            {"collection_credit_hold": False}
+        )
+
+    # ------------------------------------------------------------------
+    # Acting on stage changes
+    # ------------------------------------------------------------------
+
+    def _act_on_pending(self, partners, commit=False, max_batches=None):
+        """Send one notice per customer for the pending stage changes.
+
+        Pending rows left by an interrupted run are picked up too. A row turns
+        done in the same transaction as its notice, so a customer is never
+        sent the same stage twice. ``max_batches`` stops early, as a timeout
+        would.
+        """
+        self.ensure_one()
+        history_model = self.env["collection.history"].sudo()
+        domain = [("company_id", "=", self.company_id.id), ("state", "=", "pending")]
+        if partners:
+            domain.append(("partner_id", "in", partners.ids))
+        partner_ids = [
+            partner.id
+            for [partner] in history_model._read_group(
+                domain, ["partner_id"], order="partner_id"
+            )
+        ]
+        done_count = 0
+        for batch_number, start in enumerate(range(0, len(partner_ids), ACT_BATCH_SIZE)):
+            if max_batches is not None and batch_number >= max_batches:
+                break
+            batch_ids = partner_ids[start : start + ACT_BATCH_SIZE]
+            histories = history_model.search(
+                domain + [("partner_id", "in", batch_ids)]
+            )
+            notices = self.env["collection.notice"].sudo()._create_for_run(
+                self, histories
+            )
+            self._add_notice_counts(notices)
+            done_count += len(batch_ids)
+            self.env["ir.cron"]._notify_progress(
+                done=done_count, remaining=len(partner_ids) - done_count
+            )
+            if commit:
+                self.env.cr.commit()
+
+    def _add_notice_counts(self, notices):
+        self.write(
+            {
+                "notice_count": self.notice_count + len(notices),
+                "message_count": self.message_count
+                + len(notices.filtered(lambda notice: notice.email_state == "sent")),
+                "letter_count": self.letter_count
+                + len(
+                    notices.filtered(lambda notice: notice.letter_state == "to_print")
+                ),
+                "activity_count": self.activity_count
+                + len(notices.activity_ids),
+                "not_reached_count": self.not_reached_count
+                + len(
+                    notices.filtered(
+                        lambda notice: notice.email_state == "not_reached"
+                    )
+                ),
+            }
+        )

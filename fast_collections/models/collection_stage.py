@@ -1,0 +1,201 @@
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError, ValidationError
+
+NOTICE_MODEL = "collection.notice"
+
+
+class CollectionStage(models.Model):
+    """Step of a collection policy, reached a number of days from the due date."""
+
+    _name = "collection.stage"
+    _description = "Collection Stage"
+    _order = "policy_id, offset_days, id"
+
+    name = fields.Char(required=True, translate=True)
+    policy_id = fields.Many2one(
+        comodel_name="collection.policy",
+        required=True,
+        ondelete="cascade",
+        index=True,
+    )
+    company_id = fields.Many2one(related="policy_id.company_id", store=True)
+    offset_days = fields.Integer(
+        string="Days From Due Date",
+        required=True,
+        help="Days from the due date at which an item reaches this stage. "
+        "Negative for a courtesy reminder before the due date.",
+    )
+    send_email = fields.Boolean(
+        string="Send Email",
+        help="Send the customer one consolidated email listing every item.",
+    )
+    mail_template_id = fields.Many2one(
+        comodel_name="mail.template",
+        string="Email Template",
+        domain=[("model", "=", NOTICE_MODEL)],
+    )
+    print_letter = fields.Boolean(
+        help="Queue a printed letter with the same content as the email.",
+    )
+    create_activity = fields.Boolean(
+        help="Schedule an activity, such as a phone call, for the collector.",
+    )
+    activity_type_id = fields.Many2one(comodel_name="mail.activity.type")
+    activity_summary = fields.Char(translate=True)
+    activity_deadline_days = fields.Integer(
+        string="Activity Deadline (Days)",
+        default=3,
+        help="Days after the run date by which the activity is due.",
+    )
+    activity_assignee = fields.Selection(
+        selection=[
+            ("collector", "Customer's collector"),
+            ("salesperson", "Salesperson"),
+            ("user", "Named user"),
+        ],
+        default="collector",
+        help="Who receives the activity. When the customer has no collector or "
+        "salesperson, the activity goes to the user who runs the collection.",
+    )
+    activity_user_id = fields.Many2one(comodel_name="res.users", string="Assignee")
+    credit_hold = fields.Boolean(
+        help="Flag the customer as on credit hold. The flag is informative and "
+        "is cleared by the run once nothing is overdue.",
+    )
+    history_count = fields.Integer(compute="_compute_history_count")
+
+    def _compute_history_count(self):
+        counts = dict(
+            self.env["collection.history"]._read_group(
+                [("stage_id", "in", self.ids)], ["stage_id"], ["__count"]
+            )
+        )
+        for stage in self:
+            stage.history_count = counts.get(stage, 0)
+
+    @api.constrains(
+        "send_email", "print_letter", "create_activity", "credit_hold"
+    )
+    def _check_has_action(self):
+        for stage in self:
+            if not (
+                stage.send_email
+                or stage.print_letter
+                or stage.create_activity
+                or stage.credit_hold
+            ):
+                raise ValidationError(
+                    _(
+                        "The collection stage %(stage)s takes no action. Choose at "
+                        "least one: send an email, print a letter, schedule an "
+                        "activity or put the customer on credit hold.",
+                        stage=stage.name,
+                    )
+                )
+
+    @api.constrains("send_email", "print_letter", "mail_template_id")
+    def _check_mail_template(self):
+        for stage in self:
+            template = stage.mail_template_id
+            if (stage.send_email or stage.print_letter) and not template:
+                raise ValidationError(
+                    _(
+                        "The collection stage %(stage)s sends an email or prints "
+                        "a letter but has no email template. Choose a template.",
+                        stage=stage.name,
+                    )
+                )
+            if template and template.model != NOTICE_MODEL:
+                raise ValidationError(
+                    _(
+                        "The email template %(template)s of the collection stage "
+                        "%(stage)s is for the model %(model)s. Choose a template "
+                        "for collection notices.",
+                        template=template.name,
+                        stage=stage.name,
+                        model=template.model,
+                    )
+                )
+
+    @api.constrains(
+        "create_activity", "activity_type_id", "activity_assignee", "activity_user_id"
+    )
+    def _check_activity(self):
+        for stage in self.filtered("create_activity"):
+            if not stage.activity_type_id:
+                raise ValidationError(
+                    _(
+                        "The collection stage %(stage)s schedules an activity but "
+                        "has no activity type. Choose an activity type.",
+                        stage=stage.name,
+                    )
+                )
+            if stage.activity_assignee == "user" and not stage.activity_user_id:
+                raise ValidationError(
+                    _(
+                        "The collection stage %(stage)s assigns its activity to a "
+                        "named user but no user is set. Choose the assignee.",
+                        stage=stage.name,
+                    )
+                )
+            if stage.activity_deadline_days < 0:
+                raise ValidationError(
+                    _(
+                        "The activity deadline of the collection stage %(stage)s "
+                        "is negative. Enter zero or a positive number of days.",
+                        stage=stage.name,
+                    )
+                )
+
+    @api.constrains("offset_days", "policy_id")
+    def _check_offset_unique(self):
+        for stage in self:
+            same_offset = stage.policy_id.stage_ids.filtered(
+                lambda other, stage=stage: other != stage
+                and other.offset_days == stage.offset_days
+            )
+            if same_offset:
+                raise ValidationError(
+                    _(
+                        "The stages %(stage)s and %(other)s of the policy "
+                        "%(policy)s are both reached at %(days)s days from the due "
+                        "date. Give each stage of a policy its own offset.",
+                        stage=stage.name,
+                        other=same_offset[0].name,
+                        policy=stage.policy_id.display_name,
+                        days=stage.offset_days,
+                    )
+                )
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_last_stage(self):
+        for policy in self.policy_id:
+            if not (policy.stage_ids - self):
+                raise UserError(
+                    _(
+                        "The stages of the collection policy %(policy)s cannot all "
+                        "be deleted: a policy needs at least one stage. Archive "
+                        "the policy instead.",
+                        policy=policy.display_name,
+                    )
+                )
+            if self.env["collection.history"].search_count(
+                [("stage_id", "in", (self & policy.stage_ids).ids)], limit=1
+            ):
+                raise UserError(
+                    _(
+                        "A stage of the collection policy %(policy)s has already "
+                        "been applied to invoices and cannot be deleted, because "
+                        "its history would be lost.",
+                        policy=policy.display_name,
+                    )
+                )
+
+    def _get_activity_user(self, partner):
+        """Return the user who receives this stage's activity for ``partner``."""
+        self.ensure_one()
+        if self.activity_assignee == "user":
+            return self.activity_user_id
+        if self.activity_assignee == "salesperson":
+            return partner.user_id
+        return partner.collection_user_id

@@ -1,0 +1,181 @@
+from odoo import api, fields, models
+
+from .account_move import COLLECTION_GROUPS
+from .collection_run import CHASED_MOVE_TYPES
+
+
+class ResPartner(models.Model):
+    _inherit = "res.partner"
+
+    collection_user_id = fields.Many2one(
+        comodel_name="res.users",
+        string="Collector",
+        tracking=True,
+        groups=COLLECTION_GROUPS,
+        help="User who chases this customer's overdue invoices.",
+    )
+    collection_policy_id = fields.Many2one(
+        comodel_name="collection.policy",
+        string="Collection Policy",
+        company_dependent=True,
+        groups=COLLECTION_GROUPS,
+        help="Policy for this customer in the current company. Empty: the "
+        "company's default policy.",
+    )
+    collection_contact_id = fields.Many2one(
+        comodel_name="res.partner",
+        string="Collections Contact",
+        domain="[('commercial_partner_id', '=', commercial_partner_id)]",
+        groups=COLLECTION_GROUPS,
+        help="Contact that receives collection notices. Empty: the contact the "
+        "latest overdue invoice was addressed to.",
+    )
+    collection_hold_until = fields.Date(
+        string="Do Not Chase Until",
+        tracking=True,
+        groups=COLLECTION_GROUPS,
+        help="The collection run leaves this customer alone up to this date, "
+        "included.",
+    )
+    collection_hold_reason = fields.Char(
+        string="Reason Not To Chase", tracking=True, groups=COLLECTION_GROUPS
+    )
+    collection_credit_hold = fields.Boolean(
+        string="Credit Hold",
+        readonly=True,
+        tracking=True,
+        groups=COLLECTION_GROUPS,
+        help="Set by a collection stage; informative. Lifted by the run once "
+        "nothing is overdue.",
+    )
+    collection_currency_id = fields.Many2one(
+        comodel_name="res.currency",
+        compute="_compute_collection_totals",
+        groups=COLLECTION_GROUPS,
+    )
+    collection_amount_due = fields.Monetary(
+        string="Total Owed",
+        currency_field="collection_currency_id",
+        compute="_compute_collection_totals",
+        groups=COLLECTION_GROUPS,
+        help="Residual of the open customer invoices, in the company currency.",
+    )
+    collection_amount_overdue = fields.Monetary(
+        string="Total Overdue",
+        currency_field="collection_currency_id",
+        compute="_compute_collection_totals",
+        groups=COLLECTION_GROUPS,
+    )
+    collection_max_days_overdue = fields.Integer(
+        string="Oldest Delay (Days)",
+        compute="_compute_collection_totals",
+        groups=COLLECTION_GROUPS,
+    )
+    collection_stage_id = fields.Many2one(
+        comodel_name="collection.stage",
+        string="Collection Stage",
+        compute="_compute_collection_totals",
+        groups=COLLECTION_GROUPS,
+        help="Highest stage among the customer's open invoices.",
+    )
+    collection_notice_ids = fields.One2many(
+        comodel_name="collection.notice",
+        inverse_name="partner_id",
+        string="Collection Notices",
+        groups=COLLECTION_GROUPS,
+    )
+    collection_notice_count = fields.Integer(
+        compute="_compute_collection_notice_count", groups=COLLECTION_GROUPS
+    )
+
+    @api.depends_context("company")
+    def _compute_collection_totals(self):
+        company = self.env.company
+        today = fields.Date.context_today(self)
+        totals = {}
+        partner_ids = tuple(self.commercial_partner_id.ids)
+        if partner_ids:
+            self.env.flush_all()
+            self.env.cr.execute(
+                """
+                SELECT partner.commercial_partner_id,
+                       SUM(aml.amount_residual),
+                       SUM(aml.amount_residual)
+                           FILTER (WHERE aml.date_maturity < %(today)s),
+                       MIN(aml.date_maturity),
+                       (ARRAY_AGG(aml.collection_stage_id ORDER BY stage.offset_days
+                                  DESC NULLS LAST))[1]
+                  FROM account_move_line aml
+                  JOIN account_move move ON move.id = aml.move_id
+                  JOIN account_account account ON account.id = aml.account_id
+                  JOIN res_partner partner ON partner.id = aml.partner_id
+                  LEFT JOIN collection_stage stage
+                    ON stage.id = aml.collection_stage_id
+                 WHERE partner.commercial_partner_id IN %(partner_ids)s
+                   AND aml.company_id = %(company_id)s
+                   AND aml.parent_state = 'posted'
+                   AND account.account_type = 'asset_receivable'
+                   AND move.move_type IN %(move_types)s
+                   AND aml.reconciled IS NOT TRUE
+                   AND aml.amount_residual > 0
+              GROUP BY partner.commercial_partner_id
+                """,
+                {
+                    "partner_ids": partner_ids,
+                    "company_id": company.id,
+                    "today": today,
+                    "move_types": CHASED_MOVE_TYPES,
+                },
+            )
+            totals = {row[0]: row[1:] for row in self.env.cr.fetchall()}
+        for partner in self:
+            due, overdue, oldest_due, stage_id = totals.get(
+                partner.commercial_partner_id.id, (0.0, 0.0, None, None)
+            )
+            partner.collection_currency_id = company.currency_id
+            partner.collection_amount_due = due or 0.0
+            partner.collection_amount_overdue = overdue or 0.0
+            partner.collection_max_days_overdue = (
+                max((today - oldest_due).days, 0) if oldest_due else 0
+            )
+            partner.collection_stage_id = stage_id
+
+    def _compute_collection_notice_count(self):
+        counts = dict(
+            self.env["collection.notice"]._read_group(
+                [("partner_id", "in", self.commercial_partner_id.ids)],
+                ["partner_id"],
+                ["__count"],
+            )
+        )
+        for partner in self:
+            partner.collection_notice_count = counts.get(
+                partner.commercial_partner_id, 0
+            )
+
+    def action_collection_run_now(self):
+        """Run the collection now for these customers in the current company."""
+        runs = self.env["collection.run"]
+        runs._check_manager()
+        runs = runs.run_collections(companies=self.env.company, partners=self)
+        return runs._action_show_runs(runs)
+
+    def action_view_collection_items(self):
+        self.ensure_one()
+        action = self.env["ir.actions.actions"]._for_xml_id(
+            "fast_collections.collection_item_action"
+        )
+        action["context"] = {
+            "search_default_partner_id": self.commercial_partner_id.id,
+            "search_default_overdue": 1,
+        }
+        return action
+
+    def action_view_collection_notices(self):
+        self.ensure_one()
+        action = self.env["ir.actions.actions"]._for_xml_id(
+            "fast_collections.collection_notice_action"
+        )
+        action["domain"] = [("partner_id", "=", self.commercial_partner_id.id)]
+        action["context"] = {}
+        return action
