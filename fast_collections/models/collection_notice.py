@@ -273,6 +273,11 @@ class CollectionNotice(models.Model):
             rendered = template._generate_template(
                 template_notices.ids, ["subject", "body_html"]
             )
+            # Queue the emails for the mail queue instead of sending them
+            # during the run, which would hold the batch on the mail server.
+            template_notices = template_notices.with_context(
+                mail_notify_force_send=False
+            )
             for notice in template_notices:
                 notice.message_post(
                     body=rendered[notice.id]["body_html"],
@@ -308,7 +313,9 @@ class CollectionNotice(models.Model):
         user = stage._get_activity_user(self.partner_id)
         if not user or not user.has_group("fast_collections.group_collection_user"):
             user = stage.activity_user_id or self.env.user
-        self.activity_schedule(
+        # Collectors find the activities in their list; one email per activity
+        # would flood them after a large run.
+        self.with_context(mail_activity_quick_update=True).activity_schedule(
             activity_type_id=stage.activity_type_id.id,
             summary=stage.activity_summary or stage.name,
             date_deadline=self.date + timedelta(days=stage.activity_deadline_days),

@@ -4,6 +4,7 @@ from datetime import datetime, timedelta
 
 import pytz
 
+import odoo
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
@@ -209,9 +210,14 @@ class CollectionRun(models.Model):
 
     @api.model
     def _can_commit(self):
-        return not self.env.registry.in_test_mode() and not self.env.context.get(
-            "collection_no_commit"
-        )
+        """Tell whether the run may commit its batches.
+
+        It may not inside a test, where the test owns the transaction, nor when
+        the caller says so (installation).
+        """
+        if odoo.modules.module.current_test or self.env.registry.in_test_mode():
+            return False
+        return not self.env.context.get("collection_no_commit")
 
     @api.model
     def _get_company_today(self, company):

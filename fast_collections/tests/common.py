@@ -14,6 +14,9 @@ class CollectionCommon(AccountTestInvoicingCommon):
     def setUpClass(cls):
         super().setUpClass()
         cls.company = cls.company_data["company"]
+        cls.env.user.groups_id |= cls.env.ref(
+            "fast_collections.group_collection_manager"
+        )
         cls.policy = cls.env.ref("fast_collections.collection_policy_default")
         cls.company.collection_policy_id = cls.policy
         stages = cls.policy.stage_ids.sorted("offset_days")
