@@ -1,0 +1,66 @@
+from unittest.mock import patch
+
+from odoo.tests import tagged
+
+from ..models import collection_run
+from .common import CollectionCommon
+
+
+@tagged("post_install", "-at_install")
+class TestIdempotentRun(CollectionCommon):
+    """C20: a run cut halfway and run again acts once per customer and stage."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.customers = cls.env["res.partner"].create(
+            [
+                {"name": f"Debtor {number:02d}", "email": f"debtor{number}@example.com"}
+                for number in range(30)
+            ]
+        )
+        for customer in cls.customers:
+            cls.create_invoice(100, "2025-03-01", partner=customer)
+
+    def _start_run(self, run_date):
+        return self.env["collection.run"].sudo().create(
+            {"company_id": self.company.id, "run_date": run_date}
+        )
+
+    def test_interrupted_run_resumes_without_resending(self):
+        """30 customers in batches of 10; the first run stops after one batch.
+        The next run notifies the 20 others; nobody gets two emails."""
+        with patch.object(collection_run, "ACT_BATCH_SIZE", 10):
+            interrupted = self._start_run("2025-03-20")
+            interrupted._decide_stages(None)
+            interrupted._act_on_pending(None, max_batches=1)
+            self.assertEqual(interrupted.notice_count, 10)
+
+            resumed = self.run_collection("2025-03-20")
+
+        self.assertEqual(interrupted.state, "interrupted")
+        self.assertEqual(resumed.changed_count, 0)
+        self.assertEqual(resumed.notice_count, 20)
+        for customer in self.customers:
+            self.assertEqual(len(self.outgoing_mails_to(customer)), 1, customer.name)
+            self.assertEqual(len(self.notices_of(customer)), 1, customer.name)
+
+    def test_repeated_runs_same_day(self):
+        """Three runs on one day send 30 emails in all, then nothing."""
+        runs = [self.run_collection("2025-03-20") for _attempt in range(3)]
+
+        self.assertEqual([run.message_count for run in runs], [30, 0, 0])
+        mails = self.env["mail.mail"].search(
+            [("recipient_ids", "in", self.customers.ids)]
+        )
+        self.assertEqual(len(mails), 30)
+
+    def test_next_stage_sends_again(self):
+        """The same customers reach the second reminder later: one more email."""
+        self.run_collection("2025-03-20")
+        second = self.run_collection("2025-03-25")
+
+        self.assertEqual(second.changed_count, 30)
+        self.assertEqual(second.message_count, 30)
+        for customer in self.customers[:3]:
+            self.assertEqual(len(self.outgoing_mails_to(customer)), 2)
