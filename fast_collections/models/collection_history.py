@@ -1,5 +1,5 @@
 from odoo import _, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 
 HISTORY_STATES = [
     ("to_approve", "To Approve"),
@@ -72,7 +72,7 @@ class CollectionHistory(models.Model):
     def action_approve(self):
         """Release stage changes that wait for a manager, then act on them."""
         if not self.env.user.has_group("fast_collections.group_collection_manager"):
-            raise UserError(
+            raise AccessError(
                 _("Only a collections manager can approve stage changes.")
             )
         to_approve = self.filtered(lambda history: history.state == "to_approve")

@@ -61,7 +61,9 @@ class CollectionPolicy(models.Model):
         for policy in self:
             policy.stage_count = len(policy.stage_ids)
 
-    @api.constrains("stage_ids")
+    # Odoo checks a constraint only for the fields written. The name is in
+    # every create, so a policy created without any stage is caught too.
+    @api.constrains("name", "stage_ids")
     def _check_stage_ids(self):
         for policy in self:
             if not policy.stage_ids:

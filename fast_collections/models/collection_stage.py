@@ -73,8 +73,10 @@ class CollectionStage(models.Model):
         for stage in self:
             stage.history_count = counts.get(stage, 0)
 
+    # Odoo checks a constraint only for the fields written. The policy is in
+    # every create, so a stage created without any action is caught too.
     @api.constrains(
-        "send_email", "print_letter", "create_activity", "credit_hold"
+        "policy_id", "send_email", "print_letter", "create_activity", "credit_hold"
     )
     def _check_has_action(self):
         for stage in self:
@@ -179,14 +181,16 @@ class CollectionStage(models.Model):
                         policy=policy.display_name,
                     )
                 )
-            if self.env["collection.history"].search_count(
-                [("stage_id", "in", (self & policy.stage_ids).ids)], limit=1
-            ):
+            applied_stages = self.env["collection.history"]._read_group(
+                [("stage_id", "in", (self & policy.stage_ids).ids)], ["stage_id"]
+            )
+            if applied_stages:
                 raise UserError(
                     _(
-                        "A stage of the collection policy %(policy)s has already "
-                        "been applied to invoices and cannot be deleted, because "
-                        "its history would be lost.",
+                        "The stage %(stage)s of the collection policy %(policy)s "
+                        "has already been applied to invoices and cannot be "
+                        "deleted, because its history would be lost.",
+                        stage=", ".join(stage.name for [stage] in applied_stages),
                         policy=policy.display_name,
                     )
                 )
