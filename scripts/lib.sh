@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shell functions shared by scripts/test and scripts/demo.
 #
 # Source this file from bash. It sets no shell options and runs nothing on its
@@ -97,21 +98,20 @@ fc_resolve_db_user() {
 
     # Odoo 18.0 exits at start-up when its database user is "postgres".
     if [[ "$FC_DB_USER" == postgres ]]; then
-        fc_die "Odoo 18.0 refuses to run with the PostgreSQL role 'postgres':" \
-            "run as another OS user, or set PGUSER to a role that may create" \
-            "databases"
+        fc_die "Odoo 18.0 rejects 'postgres' as its database role: run as" \
+            "another OS user, or set PGUSER to a role that may create databases"
     fi
 
     local can_create
     if ! can_create=$(psql -X -q -A -t -U "$FC_DB_USER" -d postgres \
         -c "SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user"); then
-        fc_die "PostgreSQL role '$FC_DB_USER' cannot connect: create it with" \
+        fc_die "PostgreSQL role '$FC_DB_USER' failed to connect, as psql shows" \
+            "above: when the role is missing, create it with" \
             "'sudo -u postgres createuser --createdb $FC_DB_USER', then run again"
     fi
     if [[ "$can_create" != t ]]; then
-        fc_die "PostgreSQL role '$FC_DB_USER' may not create databases: run" \
-            "'sudo -u postgres psql -c \"ALTER ROLE \\\"$FC_DB_USER\\\" CREATEDB\"'," \
-            "then run again"
+        fc_die "PostgreSQL role '$FC_DB_USER' may not create databases: as a" \
+            "superuser, run ALTER ROLE $FC_DB_USER CREATEDB, then run again"
     fi
 }
 
@@ -119,33 +119,26 @@ fc_resolve_db_user() {
 fc_database_exists() {
     local name=$1
     local found
-    found=$(psql -X -q -A -t -U "$FC_DB_USER" -d postgres \
-        -v name="$name" -c "SELECT 1 FROM pg_database WHERE datname = :'name'")
+    # psql substitutes :'name' in standard input, not in a -c command.
+    found=$(psql -X -q -A -t -U "$FC_DB_USER" -d postgres -v name="$name" \
+        <<<"SELECT 1 FROM pg_database WHERE datname = :'name'")
     [[ "$found" == 1 ]]
 }
 
 # Drop database $1 if it exists, closing its open connections first.
 fc_drop_database() {
     local name=$1
-    dropdb --if-exists --force -U "$FC_DB_USER" -- "$name"
+    # The option hides the notice dropdb prints for a database that is missing.
+    PGOPTIONS="-c client_min_messages=warning" \
+        dropdb --if-exists --force -U "$FC_DB_USER" -- "$name"
 }
 
-# Print the state of the addon in database $1 ("installed" when it worked).
+# Print the state of the addon in database $1: "installed" after a successful
+# install, nothing when the database does not know the addon.
 fc_addon_state() {
     local name=$1
     psql -X -q -A -t -U "$FC_DB_USER" -d "$name" -v addon="$FC_ADDON" \
-        -c "SELECT state FROM ir_module_module WHERE name = :'addon'"
-}
-
-# Print the names of installed IAP addons in database $1. IAP addons call
-# Odoo's paid services over the internet, so none may be installed.
-fc_installed_iap_addons() {
-    local name=$1
-    psql -X -q -A -t -U "$FC_DB_USER" -d "$name" \
-        -c "SELECT name FROM ir_module_module
-            WHERE state = 'installed'
-              AND (name = 'iap' OR name = 'partner_autocomplete')
-            ORDER BY name"
+        <<<"SELECT state FROM ir_module_module WHERE name = :'addon'"
 }
 
 # Print a free TCP port on 127.0.0.1. Another process may take it before Odoo
@@ -204,6 +197,9 @@ fc_log_outbound_connections() {
     pattern+='|Temporary failure in name resolution|Network is unreachable'
     pattern+='|Failed to establish a new connection|Max retries exceeded'
     pattern+='|NewConnectionError|urllib3|requests\.exceptions'
+    # Odoo 18.0's IAP client (iap/tools/iap_tools.py) logs each request it
+    # sends to Odoo's paid services as "iap jsonrpc URL".
+    pattern+='|iap jsonrpc'
     grep -E -i "$pattern" "$log" \
         | grep -v -E "127\.0\.0\.1|localhost|\[::1\]" || true
 }

@@ -7,3 +7,4 @@ from . import account_move
 from . import account_move_line
 from . import res_company
 from . import res_partner
+from . import res_config_settings

@@ -16,6 +16,7 @@ class AccountMoveLine(models.Model):
         copy=False,
         index="btree_not_null",
         groups=COLLECTION_GROUPS,
+        group_expand="_read_group_collection_stage_ids",
     )
     collection_stage_date = fields.Date(
         string="Stage Reached On",
@@ -56,3 +57,10 @@ class AccountMoveLine(models.Model):
             line.collection_days_overdue = (
                 days_from_due(line.date_maturity, today) if line.date_maturity else 0
             )
+
+    @api.model
+    def _read_group_collection_stage_ids(self, stages, domain):
+        """Show every stage of the active policies as a kanban column."""
+        return stages.search(
+            [("policy_id.active", "=", True)], order="policy_id, offset_days, id"
+        )

@@ -178,7 +178,9 @@ class CollectionNotice(models.Model):
             if activity_stage:
                 notice._schedule_stage_activity(activity_stage)
             if stages.filtered("credit_hold"):
-                notice.partner_id.collection_credit_hold = True
+                notice.partner_id.with_company(
+                    notice.company_id
+                ).collection_credit_hold = True
             state = "not_reached" if notice.email_state == "not_reached" else "done"
             partner_histories.write(
                 {

@@ -5,8 +5,8 @@ from datetime import datetime, timedelta
 import pytz
 
 import odoo
-from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo import _, _lt, api, fields, models
+from odoo.exceptions import AccessError
 
 from ..rules.staging import days_from_due, decide_stage
 
@@ -18,10 +18,10 @@ DECIDE_BATCH_SIZE = 5000
 ACT_BATCH_SIZE = 200
 
 SKIP_REASONS = {
-    "below_tolerance": "below the policy's tolerance",
-    "on_hold": "customer not to be chased until a later date",
-    "no_policy": "no collection policy for the customer or the company",
-    "to_approve": "stage change waiting for a manager's approval",
+    "below_tolerance": _lt("below the policy's tolerance"),
+    "on_hold": _lt("customer not to be chased until a later date"),
+    "no_policy": _lt("no collection policy for the customer or the company"),
+    "to_approve": _lt("stage change waiting for a manager's approval"),
 }
 
 # Receivable items of customer invoices. Exchange-difference entries and
@@ -242,7 +242,7 @@ class CollectionRun(models.Model):
 
     def _check_manager(self):
         if not self.env.user.has_group("fast_collections.group_collection_manager"):
-            raise UserError(_("Only a collections manager can run the collection."))
+            raise AccessError(_("Only a collections manager can run the collection."))
 
     def _action_show_runs(self, runs):
         action = self.env["ir.actions.actions"]._for_xml_id(
@@ -476,11 +476,13 @@ class CollectionRun(models.Model):
         )
 
     def _clear_credit_holds(self, partners):
-        """Lift the informative credit hold of customers with nothing overdue."""
+        """Lift the credit hold of customers with nothing overdue in the company."""
         domain = [("collection_credit_hold", "=", True)]
         if partners:
             domain.append(("id", "in", partners.ids))
-        held = self.env["res.partner"].sudo().search(domain)
+        held = (
+            self.env["res.partner"].sudo().with_company(self.company_id).search(domain)
+        )
         if not held:
             return
         self.env.cr.execute(
@@ -491,6 +493,7 @@ class CollectionRun(models.Model):
               JOIN account_account account ON account.id = aml.account_id
               JOIN res_partner partner ON partner.id = aml.partner_id
              WHERE partner.commercial_partner_id IN %s
+               AND aml.company_id = %s
                AND aml.parent_state = 'posted'
                AND account.account_type = 'asset_receivable'
                AND move.move_type IN %s
@@ -498,7 +501,7 @@ class CollectionRun(models.Model):
                AND aml.amount_residual_currency > 0
                AND aml.date_maturity < %s
             """,
-            [tuple(held.ids), CHASED_MOVE_TYPES, self.run_date],
+            [tuple(held.ids), self.company_id.id, CHASED_MOVE_TYPES, self.run_date],
         )
         still_overdue = {partner_id for (partner_id,) in self.env.cr.fetchall()}
         held.filtered(lambda partner: partner.id not in still_overdue).write(
@@ -529,12 +532,13 @@ class CollectionRun(models.Model):
             )
         ]
         done_count = 0
-        for batch_number, start in enumerate(range(0, len(partner_ids), ACT_BATCH_SIZE)):
+        batch_starts = range(0, len(partner_ids), ACT_BATCH_SIZE)
+        for batch_number, start in enumerate(batch_starts):
             if max_batches is not None and batch_number >= max_batches:
                 break
             batch_ids = partner_ids[start : start + ACT_BATCH_SIZE]
             histories = history_model.search(
-                domain + [("partner_id", "in", batch_ids)]
+                [*domain, ("partner_id", "in", batch_ids)]
             )
             notices = self.env["collection.notice"].sudo()._create_for_run(
                 self, histories

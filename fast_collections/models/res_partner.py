@@ -43,10 +43,10 @@ class ResPartner(models.Model):
     collection_credit_hold = fields.Boolean(
         string="Credit Hold",
         readonly=True,
-        tracking=True,
+        company_dependent=True,
         groups=COLLECTION_GROUPS,
-        help="Set by a collection stage; informative. Lifted by the run once "
-        "nothing is overdue.",
+        help="Set in the current company by a collection stage. It is "
+        "informative and lifted by the run once nothing is overdue there.",
     )
     collection_currency_id = fields.Many2one(
         comodel_name="res.currency",

@@ -1,3 +1,5 @@
+from freezegun import freeze_time
+
 from odoo import Command
 from odoo.tests import tagged
 
@@ -103,8 +105,6 @@ class TestInstallWithOverdueInvoices(CollectionCommon):
         self.company.collection_policy_id = False
 
         with self.subTest("installation"):
-            from freezegun import freeze_time
-
             with freeze_time("2025-04-01"):
                 post_init_hook(self.env)
             self.assertEqual(self.company.collection_policy_id, self.policy)
