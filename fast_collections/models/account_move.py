@@ -12,7 +12,6 @@ class AccountMove(models.Model):
     # collection run together with the items' stages.
     collection_stage_id = fields.Many2one(
         comodel_name="collection.stage",
-        string="Collection Stage",
         readonly=True,
         copy=False,
         index="btree_not_null",
@@ -21,6 +20,5 @@ class AccountMove(models.Model):
     collection_history_ids = fields.One2many(
         comodel_name="collection.history",
         inverse_name="move_id",
-        string="Collection History",
         groups=COLLECTION_GROUPS,
     )

@@ -11,7 +11,6 @@ class AccountMoveLine(models.Model):
     # collection.run._write_item_stages.
     collection_stage_id = fields.Many2one(
         comodel_name="collection.stage",
-        string="Collection Stage",
         readonly=True,
         copy=False,
         index="btree_not_null",
@@ -45,7 +44,6 @@ class AccountMoveLine(models.Model):
     collection_history_ids = fields.One2many(
         comodel_name="collection.history",
         inverse_name="move_line_id",
-        string="Collection History",
         groups=COLLECTION_GROUPS,
     )
 

@@ -38,9 +38,7 @@ class CollectionHistory(models.Model):
         index=True,
         help="Commercial partner that owes the item.",
     )
-    company_id = fields.Many2one(
-        comodel_name="res.company", required=True, index=True
-    )
+    company_id = fields.Many2one(comodel_name="res.company", required=True, index=True)
     policy_id = fields.Many2one(comodel_name="collection.policy", required=True)
     stage_id = fields.Many2one(
         comodel_name="collection.stage", required=True, ondelete="restrict"

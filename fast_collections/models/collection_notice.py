@@ -57,9 +57,7 @@ class CollectionNotice(models.Model):
         required=True,
         help="Contact that receives the message.",
     )
-    company_id = fields.Many2one(
-        comodel_name="res.company", required=True, index=True
-    )
+    company_id = fields.Many2one(comodel_name="res.company", required=True, index=True)
     run_id = fields.Many2one(comodel_name="collection.run", ondelete="set null")
     date = fields.Date(required=True)
     stage_id = fields.Many2one(
@@ -124,7 +122,12 @@ class CollectionNotice(models.Model):
         for line in self.line_ids:
             total = totals.setdefault(
                 line.currency_id,
-                {"currency": line.currency_id, "due": 0.0, "overdue": 0.0, "credit": 0.0},
+                {
+                    "currency": line.currency_id,
+                    "due": 0.0,
+                    "overdue": 0.0,
+                    "credit": 0.0,
+                },
             )
             if line.is_credit:
                 total["credit"] -= line.amount_residual
@@ -210,7 +213,9 @@ class CollectionNotice(models.Model):
         line_values = []
         for item in items:
             is_credit = item["amount_residual_currency"] < 0
-            days = 0 if is_credit else days_from_due(item["date_maturity"], run.run_date)
+            days = (
+                0 if is_credit else days_from_due(item["date_maturity"], run.run_date)
+            )
             line_values.append(
                 fields.Command.create(
                     {
@@ -267,7 +272,9 @@ class CollectionNotice(models.Model):
                 continue
             reason = notice._get_unreachable_reason()
             if reason:
-                notice.write({"email_state": "not_reached", "not_reached_reason": reason})
+                notice.write(
+                    {"email_state": "not_reached", "not_reached_reason": reason}
+                )
                 continue
             notices_by_template[email_stage.mail_template_id] |= notice
 
@@ -346,7 +353,10 @@ class CollectionNotice(models.Model):
             )
         for reason, line_ids in line_ids_by_reason.items():
             self.env.cr.execute(
-                "UPDATE account_move_line SET collection_reach_issue = %s WHERE id IN %s",
+                """
+                UPDATE account_move_line SET collection_reach_issue = %s
+                 WHERE id IN %s
+                """,
                 [reason, tuple(line_ids)],
             )
         self.env["account.move.line"].invalidate_model(["collection_reach_issue"])

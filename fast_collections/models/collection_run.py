@@ -142,7 +142,7 @@ class CollectionRun(models.Model):
             }
         )
         if commit:
-            self.env.cr.commit()
+            self._commit_batch()
 
         try:
             run._decide_stages(partners, commit=commit)
@@ -158,7 +158,7 @@ class CollectionRun(models.Model):
                     "error_message": str(error),
                 }
             )
-            self.env.cr.commit()
+            self._commit_batch()
             _logger.exception(
                 "Collection run %s of company %s failed", run.id, company.id
             )
@@ -166,7 +166,7 @@ class CollectionRun(models.Model):
 
         run.write({"state": "done", "date_end": fields.Datetime.now()})
         if commit:
-            self.env.cr.commit()
+            self._commit_batch()
         _logger.info(
             "Collection run %s of company %s on %s: %s items evaluated, %s changed "
             "stage, %s skipped, %s notices, %s emails queued, %s letters, "
@@ -208,6 +208,11 @@ class CollectionRun(models.Model):
         run.write({"state": "done", "date_end": fields.Datetime.now()})
         return run
 
+    def _commit_batch(self):
+        # A run commits its batches so that a timeout or a crash keeps the work
+        # already done, and the next run resumes from the pending rows.
+        self.env.cr.commit()  # pylint: disable=invalid-commit
+
     @api.model
     def _can_commit(self):
         """Tell whether the run may commit its batches.
@@ -236,9 +241,9 @@ class CollectionRun(models.Model):
     @api.model
     def _mark_interrupted_runs(self, company):
         """Close the runs of ``company`` that a crash or a timeout left open."""
-        self.search(
-            [("company_id", "=", company.id), ("state", "=", "running")]
-        ).write({"state": "interrupted", "date_end": fields.Datetime.now()})
+        self.search([("company_id", "=", company.id), ("state", "=", "running")]).write(
+            {"state": "interrupted", "date_end": fields.Datetime.now()}
+        )
 
     def _check_manager(self):
         if not self.env.user.has_group("fast_collections.group_collection_manager"):
@@ -274,7 +279,7 @@ class CollectionRun(models.Model):
             self._decide_batch(batch, policies, counters, skipped)
             self._write_counts(counters, skipped)
             if commit:
-                self.env.cr.commit()
+                self._commit_batch()
 
         self._clear_credit_holds(partners)
 
@@ -537,11 +542,9 @@ class CollectionRun(models.Model):
             if max_batches is not None and batch_number >= max_batches:
                 break
             batch_ids = partner_ids[start : start + ACT_BATCH_SIZE]
-            histories = history_model.search(
-                [*domain, ("partner_id", "in", batch_ids)]
-            )
-            notices = self.env["collection.notice"].sudo()._create_for_run(
-                self, histories
+            histories = history_model.search([*domain, ("partner_id", "in", batch_ids)])
+            notices = (
+                self.env["collection.notice"].sudo()._create_for_run(self, histories)
             )
             self._add_notice_counts(notices)
             done_count += len(batch_ids)
@@ -549,7 +552,7 @@ class CollectionRun(models.Model):
                 done=done_count, remaining=len(partner_ids) - done_count
             )
             if commit:
-                self.env.cr.commit()
+                self._commit_batch()
 
     def _add_notice_counts(self, notices):
         self.write(
@@ -561,13 +564,10 @@ class CollectionRun(models.Model):
                 + len(
                     notices.filtered(lambda notice: notice.letter_state == "to_print")
                 ),
-                "activity_count": self.activity_count
-                + len(notices.activity_ids),
+                "activity_count": self.activity_count + len(notices.activity_ids),
                 "not_reached_count": self.not_reached_count
                 + len(
-                    notices.filtered(
-                        lambda notice: notice.email_state == "not_reached"
-                    )
+                    notices.filtered(lambda notice: notice.email_state == "not_reached")
                 ),
             }
         )

@@ -26,7 +26,6 @@ class CollectionStage(models.Model):
         "Negative for a courtesy reminder before the due date.",
     )
     send_email = fields.Boolean(
-        string="Send Email",
         help="Send the customer one consolidated email listing every item.",
     )
     mail_template_id = fields.Many2one(
@@ -153,8 +152,9 @@ class CollectionStage(models.Model):
     def _check_offset_unique(self):
         for stage in self:
             same_offset = stage.policy_id.stage_ids.filtered(
-                lambda other, stage=stage: other != stage
-                and other.offset_days == stage.offset_days
+                lambda other, stage=stage: (
+                    other != stage and other.offset_days == stage.offset_days
+                )
             )
             if same_offset:
                 raise ValidationError(

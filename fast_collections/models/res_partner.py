@@ -16,7 +16,6 @@ class ResPartner(models.Model):
     )
     collection_policy_id = fields.Many2one(
         comodel_name="collection.policy",
-        string="Collection Policy",
         company_dependent=True,
         groups=COLLECTION_GROUPS,
         help="Policy for this customer in the current company. Empty: the "
@@ -34,8 +33,7 @@ class ResPartner(models.Model):
         string="Do Not Chase Until",
         tracking=True,
         groups=COLLECTION_GROUPS,
-        help="The collection run leaves this customer alone up to this date, "
-        "included.",
+        help="The collection run leaves this customer alone up to this date, included.",
     )
     collection_hold_reason = fields.Char(
         string="Reason Not To Chase", tracking=True, groups=COLLECTION_GROUPS
@@ -73,7 +71,6 @@ class ResPartner(models.Model):
     )
     collection_stage_id = fields.Many2one(
         comodel_name="collection.stage",
-        string="Collection Stage",
         compute="_compute_collection_totals",
         groups=COLLECTION_GROUPS,
         help="Highest stage among the customer's open invoices.",
