@@ -6,7 +6,7 @@ import pytz
 
 import odoo
 from odoo import _, _lt, api, fields, models
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, UserError
 
 from ..rules.staging import days_from_due, decide_stage
 
@@ -23,6 +23,10 @@ SKIP_REASONS = {
     "no_policy": _lt("no collection policy for the customer or the company"),
     "to_approve": _lt("stage change waiting for a manager's approval"),
 }
+
+# First key of the PostgreSQL advisory lock that lets one run at a time work
+# on a company; the second key is the company id.
+RUN_LOCK_KEY = 58_214_001
 
 # Receivable items of customer invoices. Exchange-difference entries and
 # miscellaneous entries are of move type "entry" and are never chased.
@@ -131,27 +135,37 @@ class CollectionRun(models.Model):
             commit = self._can_commit()
         run_model = self.sudo().with_company(company)
         today = run_date or run_model._get_company_today(company)
-        run_model._mark_interrupted_runs(company)
-        run = run_model.create(
-            {
-                "company_id": company.id,
-                "run_date": today,
-                "date_start": fields.Datetime.now(),
-                "user_id": self.env.uid,
-                "partner_ids": [fields.Command.set(partners.ids)] if partners else [],
-            }
-        )
-        if commit:
-            self._commit_batch()
-
+        run_model._lock_company(company)
         try:
-            run._decide_stages(partners, commit=commit)
-            run._act_on_pending(partners, commit=commit)
+            run_model._mark_interrupted_runs(company)
+            run = run_model.create(
+                {
+                    "company_id": company.id,
+                    "run_date": today,
+                    "date_start": fields.Datetime.now(),
+                    "user_id": self.env.uid,
+                    "partner_ids": [fields.Command.set(partners.ids)]
+                    if partners
+                    else [],
+                }
+            )
+            if commit:
+                self._commit_batch()
+            run._execute(partners, commit)
+        finally:
+            run_model._unlock_company(company)
+        return run.with_env(self.env)
+
+    def _execute(self, partners, commit):
+        self.ensure_one()
+        try:
+            self._decide_stages(partners, commit=commit)
+            self._act_on_pending(partners, commit=commit)
         except Exception as error:
             if not commit:
                 raise
             self.env.cr.rollback()
-            run.write(
+            self.write(
                 {
                     "state": "failed",
                     "date_end": fields.Datetime.now(),
@@ -160,30 +174,29 @@ class CollectionRun(models.Model):
             )
             self._commit_batch()
             _logger.exception(
-                "Collection run %s of company %s failed", run.id, company.id
+                "Collection run %s of company %s failed", self.id, self.company_id.id
             )
             raise
 
-        run.write({"state": "done", "date_end": fields.Datetime.now()})
+        self.write({"state": "done", "date_end": fields.Datetime.now()})
         if commit:
             self._commit_batch()
         _logger.info(
             "Collection run %s of company %s on %s: %s items evaluated, %s changed "
             "stage, %s skipped, %s notices, %s emails queued, %s letters, "
             "%s activities, %s customers not reached",
-            run.id,
-            company.id,
-            today,
-            run.item_count,
-            run.changed_count,
-            run.skipped_count,
-            run.notice_count,
-            run.message_count,
-            run.letter_count,
-            run.activity_count,
-            run.not_reached_count,
+            self.id,
+            self.company_id.id,
+            self.run_date,
+            self.item_count,
+            self.changed_count,
+            self.skipped_count,
+            self.notice_count,
+            self.message_count,
+            self.letter_count,
+            self.activity_count,
+            self.not_reached_count,
         )
-        return run.with_env(self.env)
 
     @api.model
     def _enter_open_items(self, company):
@@ -237,6 +250,32 @@ class CollectionRun(models.Model):
             )
             timezone = pytz.utc
         return datetime.now(pytz.utc).astimezone(timezone).date()
+
+    @api.model
+    def _lock_company(self, company):
+        """Take the company's run lock, or raise if another run holds it.
+
+        The lock belongs to the database session, not to the transaction, so
+        it survives the commits between batches and is freed if the process
+        dies.
+        """
+        self.env.cr.execute(
+            "SELECT pg_try_advisory_lock(%s, %s)", [RUN_LOCK_KEY, company.id]
+        )
+        if not self.env.cr.fetchone()[0]:
+            raise UserError(
+                _(
+                    "A collection run of %(company)s is already in progress. "
+                    "Try again once it has ended.",
+                    company=company.name,
+                )
+            )
+
+    @api.model
+    def _unlock_company(self, company):
+        self.env.cr.execute(
+            "SELECT pg_advisory_unlock(%s, %s)", [RUN_LOCK_KEY, company.id]
+        )
 
     @api.model
     def _mark_interrupted_runs(self, company):

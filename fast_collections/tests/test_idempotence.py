@@ -1,5 +1,6 @@
 from unittest.mock import patch
 
+from odoo.exceptions import UserError
 from odoo.tests import tagged
 
 from ..models import collection_run
@@ -23,8 +24,10 @@ class TestIdempotentRun(CollectionCommon):
             cls.create_invoice(100, "2025-03-01", partner=customer)
 
     def _start_run(self, run_date):
-        return self.env["collection.run"].sudo().create(
-            {"company_id": self.company.id, "run_date": run_date}
+        return (
+            self.env["collection.run"]
+            .sudo()
+            .create({"company_id": self.company.id, "run_date": run_date})
         )
 
     def test_interrupted_run_resumes_without_resending(self):
@@ -64,3 +67,20 @@ class TestIdempotentRun(CollectionCommon):
         self.assertEqual(second.message_count, 30)
         for customer in self.customers[:3]:
             self.assertEqual(len(self.outgoing_mails_to(customer)), 2)
+
+    def test_concurrent_run_is_rejected(self):
+        """While another session runs the company, a second run is rejected."""
+        with self.env.registry.cursor() as other_cursor:
+            other_cursor.execute(
+                "SELECT pg_advisory_lock(%s, %s)",
+                [collection_run.RUN_LOCK_KEY, self.company.id],
+            )
+            with self.assertRaises(UserError):
+                self.run_collection("2025-03-20")
+            other_cursor.execute(
+                "SELECT pg_advisory_unlock(%s, %s)",
+                [collection_run.RUN_LOCK_KEY, self.company.id],
+            )
+
+        run = self.run_collection("2025-03-20")
+        self.assertEqual(run.message_count, 30)
