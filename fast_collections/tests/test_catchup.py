@@ -75,9 +75,7 @@ class TestCatchUp(CollectionCommon):
             reached.append(invoice.collection_stage_id)
 
         self.assertEqual(reached, [self.day_10, self.day_30, self.day_60, self.day_60])
-        self.assertEqual(
-            invoice.collection_history_ids.mapped("state"), ["done"] * 3
-        )
+        self.assertEqual(invoice.collection_history_ids.mapped("state"), ["done"] * 3)
         self.assertEqual(len(self.outgoing_mails_to(self.customer)), 3)
 
     def test_climb_after_missed_runs(self):

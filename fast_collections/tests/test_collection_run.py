@@ -31,9 +31,7 @@ class TestCollectionRun(CollectionCommon):
         notices = self.notices_of()
         self.assertEqual(len(notices), 5)
         self.assertEqual(len(self.outgoing_mails_to(self.customer)), 5)
-        self.assertEqual(
-            invoice.collection_history_ids.mapped("state"), ["done"] * 5
-        )
+        self.assertEqual(invoice.collection_history_ids.mapped("state"), ["done"] * 5)
 
     def test_stage_actions_of_formal_notice(self):
         """The formal notice sends an email, queues a letter, plans a call
@@ -111,8 +109,9 @@ class TestCollectionRun(CollectionCommon):
         self.assertEqual(notice._get_currency_totals()[0]["net"], 600)
         history = invoice.collection_history_ids
         self.assertEqual(
-            history.filtered(lambda row: row.stage_id == self.stage_first)
-            .amount_residual,
+            history.filtered(
+                lambda row: row.stage_id == self.stage_first
+            ).amount_residual,
             600,
         )
         courtesy = history.filtered(lambda row: row.stage_id == self.stage_courtesy)
@@ -132,9 +131,13 @@ class TestCollectionRun(CollectionCommon):
             lambda message: message.message_type == "comment"
         ).body
         self.assertIn("300.00", body)
-        letter = self.env["ir.actions.report"]._render_qweb_html(
-            "fast_collections.action_report_collection_notice", notice.ids
-        )[0].decode()
+        letter = (
+            self.env["ir.actions.report"]
+            ._render_qweb_html(
+                "fast_collections.action_report_collection_notice", notice.ids
+            )[0]
+            .decode()
+        )
         self.assertIn("300.00", letter)
         self.assertEqual(notice._get_currency_totals()[0]["net"], 300)
 

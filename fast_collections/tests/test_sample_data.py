@@ -45,9 +45,10 @@ class TestSampleData(CollectionCommon):
     def test_loaded_invoices_and_payments(self):
         """Every invoice issued by the date is posted, every one settled by it
         is paid."""
-        issued = sum(
-            total.count for total in self.expected.stages.values()
-        ) + self.summary.payments_registered
+        issued = (
+            sum(total.count for total in self.expected.stages.values())
+            + self.summary.payments_registered
+        )
         self.assertEqual(self.summary.invoices_posted, issued)
         self.assertEqual(self.summary.due_dates_overridden, 0)
 
@@ -98,6 +99,7 @@ class TestSampleData(CollectionCommon):
         staged = self.open_lines.filtered("collection_stage_id")
         self.assertEqual(self.collection_run.changed_count, len(staged))
         self.assertEqual(
-            self.collection_run.notice_count, len(staged.partner_id.commercial_partner_id)
+            self.collection_run.notice_count,
+            len(staged.partner_id.commercial_partner_id),
         )
         self.assertEqual(self.collection_run.state, "done")
