@@ -9,3 +9,4 @@ from . import test_reachability
 from . import test_catchup
 from . import test_idempotence
 from . import test_sample_data
+from . import test_sample_loader

@@ -1,17 +1,16 @@
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 from odoo.tests import tagged
 
-from ..tools.sample_loader import expected_figures, load_sample, read_sample
+from ..tools.sample_loader import (
+    SAMPLE_PATH,
+    expected_figures,
+    load_sample,
+    read_sample,
+)
 from .common import CollectionCommon
 
-SAMPLE_PATH = (
-    Path(__file__).resolve().parents[2]
-    / "sample_data"
-    / "accounts_receivable_sample.csv"
-)
 AS_OF = date(2013, 6, 30)
 
 
