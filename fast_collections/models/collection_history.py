@@ -55,7 +55,7 @@ class CollectionHistory(models.Model):
         help="Amount still owed on the item when the stage was reached, in the "
         "invoice currency.",
     )
-    reason = fields.Char(help="Why the stage was skipped or the customer not reached.")
+    reason = fields.Char(help="Why the customer was not reached.")
     approved_by_id = fields.Many2one(comodel_name="res.users", readonly=True)
     approved_date = fields.Datetime(readonly=True)
 

@@ -42,8 +42,8 @@ class CollectionNotice(models.Model):
     _description = "Collection Notice"
     _inherit = ["mail.thread", "mail.activity.mixin"]
     _order = "date desc, id desc"
+    _rec_names_search = ["partner_id.name", "partner_id.ref"]
 
-    name = fields.Char(compute="_compute_name", store=True)
     partner_id = fields.Many2one(
         comodel_name="res.partner",
         string="Customer",
@@ -98,17 +98,16 @@ class CollectionNotice(models.Model):
     )
 
     @api.depends("partner_id", "stage_id", "date")
-    def _compute_name(self):
+    def _compute_display_name(self):
+        # Computed at read time so that the stage name is in the reader's
+        # language, whoever ran the collection.
         for notice in self:
-            notice.name = " - ".join(
-                part
-                for part in (
-                    notice.partner_id.name,
-                    notice.stage_id.name,
-                    notice.date and fields.Date.to_string(notice.date),
-                )
-                if part
+            parts = (
+                notice.partner_id.name,
+                notice.stage_id.name,
+                notice.date and fields.Date.to_string(notice.date),
             )
+            notice.display_name = " - ".join(part for part in parts if part)
 
     def _get_currency_totals(self):
         """Return the amounts owed per currency, as a list of dicts.

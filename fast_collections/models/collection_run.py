@@ -74,7 +74,10 @@ class CollectionRun(models.Model):
     item_count = fields.Integer(string="Items Evaluated", readonly=True)
     changed_count = fields.Integer(string="Items Changed Stage", readonly=True)
     skipped_count = fields.Integer(string="Items Skipped", readonly=True)
-    skip_summary = fields.Text(string="Skipped Items", readonly=True)
+    skip_counts = fields.Json(
+        readonly=True, help="Number of items skipped, by reason code."
+    )
+    skip_summary = fields.Text(string="Skipped Items", compute="_compute_skip_summary")
     notice_count = fields.Integer(string="Notices Created", readonly=True)
     message_count = fields.Integer(string="Emails Queued", readonly=True)
     letter_count = fields.Integer(string="Letters To Print", readonly=True)
@@ -97,6 +100,17 @@ class CollectionRun(models.Model):
                 "%(company)s, %(date)s",
                 company=run.company_id.name,
                 date=run.run_date and fields.Date.to_string(run.run_date),
+            )
+
+    @api.depends("skip_counts")
+    def _compute_skip_summary(self):
+        # Built at read time so that the reasons are in the reader's language.
+        for run in self:
+            counts = run.skip_counts or {}
+            run.skip_summary = "\n".join(
+                f"{SKIP_REASONS[reason]}: {count}"
+                for reason, count in sorted(counts.items())
+                if reason in SKIP_REASONS
             )
 
     # ------------------------------------------------------------------
@@ -325,7 +339,8 @@ class CollectionRun(models.Model):
     def _fetch_open_items(self, partners):
         """Return the open receivable items of customer invoices of the company.
 
-        Only items due before the earliest courtesy reminder are returned.
+        Items due too far ahead for even the earliest courtesy reminder are
+        left out.
         """
         company = self.company_id
         min_offset = min(
@@ -439,12 +454,7 @@ class CollectionRun(models.Model):
             for stage_id in decision.skipped_stage_ids:
                 if (row["id"], stage_id) not in existing:
                     history_values.append(
-                        dict(
-                            base_values,
-                            stage_id=stage_id,
-                            state="skipped",
-                            reason=_("Passed over by the jump catch-up rule"),
-                        )
+                        dict(base_values, stage_id=stage_id, state="skipped")
                     )
             if (row["id"], decision.stage_id) not in existing:
                 history_values.append(
@@ -506,16 +516,12 @@ class CollectionRun(models.Model):
         self.env["account.move"].invalidate_model(["collection_stage_id"])
 
     def _write_counts(self, counters, skipped):
-        summary = "\n".join(
-            f"{SKIP_REASONS[reason]}: {count}"
-            for reason, count in sorted(skipped.items())
-        )
         self.write(
             {
                 "item_count": counters["items"],
                 "changed_count": counters["changed"],
                 "skipped_count": sum(skipped.values()),
-                "skip_summary": summary,
+                "skip_counts": dict(skipped),
             }
         )
 

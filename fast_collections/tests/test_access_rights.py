@@ -188,7 +188,9 @@ class TestAccessRights(CollectionCommon):
     def test_collector_reads_notice(self):
         """The collector reads the notice and the items it lists."""
         notice = self.notice.with_user(self.collector)
-        values = notice.read(["name", "email_state", "letter_state", "line_ids"])[0]
+        values = notice.read(
+            ["display_name", "email_state", "letter_state", "line_ids"]
+        )[0]
         self.assertEqual(values["email_state"], "sent")
         lines = notice.line_ids.read(["amount_residual", "days_overdue"])
         self.assertEqual(lines[0]["amount_residual"], 1000.0)
@@ -356,7 +358,7 @@ class TestAccessRights(CollectionCommon):
         with self.assertRaises(AccessError):
             self.env["collection.notice"].with_user(self.salesperson).search([])
         with self.assertRaises(AccessError):
-            self.notice.with_user(self.salesperson).read(["name"])
+            self.notice.with_user(self.salesperson).read(["display_name"])
 
     @mute_logger(*ACCESS_LOGGERS)
     def test_salesperson_cannot_read_history(self):

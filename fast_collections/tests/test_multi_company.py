@@ -138,7 +138,7 @@ class TestMultiCompany(CollectionCommon):
         """Reading B's notice by id as a collector of A raises AccessError."""
         notice_b = self.notice_b.with_user(self.collector_a)
         with self.assertRaises(AccessError):
-            notice_b.read(["name"])
+            notice_b.read(["display_name"])
 
     def test_b_notice_lines_hidden_from_a_collector(self):
         """A collector allowed only in A finds the items of A's notice only."""
