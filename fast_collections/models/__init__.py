@@ -8,3 +8,4 @@ from . import account_move_line
 from . import res_company
 from . import res_partner
 from . import res_config_settings
+from . import mail_template

@@ -7,6 +7,7 @@ HISTORY_STATES = [
     ("done", "Done"),
     ("not_reached", "Not Reached"),
     ("skipped", "Skipped"),
+    ("cancelled", "Cancelled"),
 ]
 
 
@@ -55,7 +56,9 @@ class CollectionHistory(models.Model):
         help="Amount still owed on the item when the stage was reached, in the "
         "invoice currency.",
     )
-    reason = fields.Char(help="Why the customer was not reached.")
+    reason = fields.Char(
+        help="Why the customer was not reached, or why the change was cancelled."
+    )
     approved_by_id = fields.Many2one(comodel_name="res.users", readonly=True)
     approved_date = fields.Datetime(readonly=True)
 
@@ -89,7 +92,7 @@ class CollectionHistory(models.Model):
             company_rows = to_approve.filtered(
                 lambda history, company=company: history.company_id == company
             )
-            self.env["collection.run"].run_collections(
+            self.env["collection.run"]._run_collections(
                 companies=company, partners=company_rows.partner_id
             )
         return True

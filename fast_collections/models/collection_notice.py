@@ -1,11 +1,16 @@
+import logging
 from collections import defaultdict
 from datetime import timedelta
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 from odoo.tools import email_normalize
 
 from ..rules.staging import days_from_due
+
+_logger = logging.getLogger(__name__)
+
+COLLECTOR_WRITABLE_FIELDS = {"letter_state"}
 
 # Receivable items listed in a notice: invoices in the collection flow, and the
 # open credits (credit notes, unreconciled payments) that lower the amount asked.
@@ -80,9 +85,12 @@ class CollectionNotice(models.Model):
             ("none", "No Email"),
             ("sent", "Sent"),
             ("not_reached", "Not Reached"),
+            ("not_needed", "Not Needed"),
         ],
         required=True,
         default="none",
+        help="Not Needed: the open credits cover every item listed, so no "
+        "reminder was sent.",
         tracking=True,
     )
     not_reached_reason = fields.Char()
@@ -112,9 +120,10 @@ class CollectionNotice(models.Model):
     def _get_currency_totals(self):
         """Return the amounts owed per currency, as a list of dicts.
 
-        Each dict holds the currency, the overdue total, the open credits
-        (credit notes and unreconciled payments, as a positive amount) and the
-        net amount asked, never below zero.
+        Each dict holds the currency, the overdue total, the total of listed
+        items not yet overdue (``upcoming``), the open credits (credit notes and
+        unreconciled payments, as a positive amount) and the net total to pay,
+        never below zero.
         """
         self.ensure_one()
         totals = {}
@@ -123,21 +132,50 @@ class CollectionNotice(models.Model):
                 line.currency_id,
                 {
                     "currency": line.currency_id,
-                    "due": 0.0,
                     "overdue": 0.0,
+                    "upcoming": 0.0,
                     "credit": 0.0,
                 },
             )
             if line.is_credit:
                 total["credit"] -= line.amount_residual
+            elif line.days_overdue > 0:
+                total["overdue"] += line.amount_residual
             else:
-                total["due"] += line.amount_residual
-                if line.days_overdue > 0:
-                    total["overdue"] += line.amount_residual
+                total["upcoming"] += line.amount_residual
         for total in totals.values():
-            currency = total["currency"]
-            total["net"] = currency.round(max(total["overdue"] - total["credit"], 0.0))
+            owed = total["overdue"] + total["upcoming"] - total["credit"]
+            total["net"] = total["currency"].round(max(owed, 0.0))
         return sorted(totals.values(), key=lambda total: total["currency"].name)
+
+    def write(self, vals):
+        # Collectors work notices (letters, activities, messages) but only a
+        # manager may change what was recorded about them.
+        if not self.env.su and not self.env.user.has_group(
+            "fast_collections.group_collection_manager"
+        ):
+            protected = set(vals) - COLLECTOR_WRITABLE_FIELDS
+            protected = {
+                name
+                for name in protected
+                if not name.startswith(("message_", "activity_"))
+            }
+            if protected:
+                raise AccessError(
+                    _(
+                        "Only a collections manager can change %(fields)s on a "
+                        "collection notice.",
+                        fields=", ".join(sorted(protected)),
+                    )
+                )
+        return super().write(vals)
+
+    def _has_amount_to_pay(self):
+        self.ensure_one()
+        return any(
+            not total["currency"].is_zero(total["net"])
+            for total in self._get_currency_totals()
+        )
 
     # ------------------------------------------------------------------
     # Creation by the collection run
@@ -151,6 +189,7 @@ class CollectionNotice(models.Model):
         stage reached; its email, letter and activity come from the highest
         stage of the batch that asks for each of them.
         """
+        histories = self._discard_outdated(run, histories)
         if not histories:
             return self.browse()
         histories_by_partner = histories.grouped("partner_id")
@@ -174,12 +213,12 @@ class CollectionNotice(models.Model):
         for notice in notices:
             partner_histories = histories_by_partner[notice.partner_id]
             stages = partner_histories.stage_id
-            if stages.filtered("print_letter"):
+            if stages.filtered("print_letter") and notice.email_state != "not_needed":
                 notice.letter_state = "to_print"
             activity_stage = _highest_stage(stages.filtered("create_activity"))
             if activity_stage:
                 notice._schedule_stage_activity(activity_stage)
-            if stages.filtered("credit_hold"):
+            if stages.filtered("credit_hold") and notice.email_state != "not_needed":
                 notice.partner_id.with_company(
                     notice.company_id
                 ).collection_credit_hold = True
@@ -193,6 +232,52 @@ class CollectionNotice(models.Model):
             )
         self._write_reach_issues(notices, histories_by_partner)
         return notices
+
+    @api.model
+    def _discard_outdated(self, run, histories):
+        """Return the stage changes still worth a notice, cancel the others.
+
+        A change can wait between the decision and the notice (an interrupted
+        run, a manager's approval). By then the item may have been paid or the
+        customer moved to another policy; a customer put on hold keeps its
+        changes pending until the hold ends.
+        """
+        if not histories:
+            return histories
+        self.env.flush_all()
+        self.env.cr.execute(
+            """
+            SELECT id FROM account_move_line
+             WHERE id IN %s
+               AND parent_state = 'posted'
+               AND reconciled IS NOT TRUE
+               AND amount_residual_currency > 0
+            """,
+            [tuple(histories.move_line_id.ids)],
+        )
+        open_line_ids = {line_id for (line_id,) in self.env.cr.fetchall()}
+        policies = run._get_partner_policies(set(histories.partner_id.ids))
+
+        paid = histories.filtered(
+            lambda history: history.move_line_id.id not in open_line_ids
+        )
+        moved = (histories - paid).filtered(
+            lambda history: policies.get(history.partner_id.id) != history.policy_id
+        )
+        on_hold = (histories - paid - moved).filtered(
+            lambda history: (
+                history.partner_id.collection_hold_until
+                and history.partner_id.collection_hold_until >= run.run_date
+            )
+        )
+        paid.write({"state": "cancelled", "reason": _("Paid before the notice.")})
+        moved.write(
+            {
+                "state": "cancelled",
+                "reason": _("The customer's collection policy changed."),
+            }
+        )
+        return histories - paid - moved - on_hold
 
     @api.model
     def _fetch_notice_items(self, run, partners):
@@ -256,7 +341,7 @@ class CollectionNotice(models.Model):
         ]
         if invoice_partner_ids:
             contact = self.env["res.partner"].browse(invoice_partner_ids[-1])
-            if contact.commercial_partner_id == partner:
+            if contact.commercial_partner_id == partner and contact.email:
                 return contact
         return partner
 
@@ -269,6 +354,9 @@ class CollectionNotice(models.Model):
             email_stage = _highest_stage(stages.filtered("send_email"))
             if not email_stage:
                 continue
+            if not notice._has_amount_to_pay():
+                notice.email_state = "not_needed"
+                continue
             reason = notice._get_unreachable_reason()
             if reason:
                 notice.write(
@@ -279,7 +367,7 @@ class CollectionNotice(models.Model):
 
         for template, template_notices in notices_by_template.items():
             rendered = template._generate_template(
-                template_notices.ids, ["subject", "body_html"]
+                template_notices.ids, ["subject", "body_html", "email_from"]
             )
             # Queue the emails for the mail queue instead of sending them
             # during the run, which would hold the batch on the mail server.
@@ -287,9 +375,13 @@ class CollectionNotice(models.Model):
                 mail_notify_force_send=False
             )
             for notice in template_notices:
+                values = rendered[notice.id]
                 notice.message_post(
-                    body=rendered[notice.id]["body_html"],
-                    subject=rendered[notice.id]["subject"],
+                    body=values["body_html"],
+                    subject=values["subject"],
+                    author_id=notice.company_id.partner_id.id,
+                    email_from=values.get("email_from")
+                    or notice.company_id.email_formatted,
                     partner_ids=notice.contact_id.ids,
                     message_type="comment",
                     subtype_xmlid="mail.mt_comment",
@@ -318,9 +410,16 @@ class CollectionNotice(models.Model):
 
     def _schedule_stage_activity(self, stage):
         self.ensure_one()
-        user = stage._get_activity_user(self.partner_id)
-        if not user or not user.has_group("fast_collections.group_collection_user"):
-            user = stage.activity_user_id or self.env.user
+        user = self._get_activity_assignee(stage)
+        if not user:
+            _logger.warning(
+                "Collection notice %s: no active collector to assign the activity "
+                "of stage %s to; set a default collector on company %s",
+                self.id,
+                stage.id,
+                self.company_id.id,
+            )
+            return
         # Collectors find the activities in their list; one email per activity
         # would flood them after a large run.
         self.with_context(mail_activity_quick_update=True).activity_schedule(
@@ -329,6 +428,27 @@ class CollectionNotice(models.Model):
             date_deadline=self.date + timedelta(days=stage.activity_deadline_days),
             user_id=user.id,
         )
+
+    def _get_activity_assignee(self, stage):
+        """Return the active collector who receives the stage's activity.
+
+        The stage's assignee comes first, then the stage's named user, then the
+        company's default collector.
+        """
+        self.ensure_one()
+        candidates = (
+            stage._get_activity_user(self.partner_id),
+            stage.activity_user_id,
+            self.company_id.collection_user_id,
+        )
+        for user in candidates:
+            if (
+                user
+                and user.active
+                and user.has_group("fast_collections.group_collection_user")
+            ):
+                return user
+        return self.env["res.users"]
 
     @api.model
     def _write_reach_issues(self, notices, histories_by_partner):

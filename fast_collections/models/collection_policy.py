@@ -1,5 +1,5 @@
 from odoo import _, api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import UserError, ValidationError
 
 from ..rules.staging import CATCHUP_CLIMB, CATCHUP_JUMP, StageStep
 
@@ -94,6 +94,43 @@ class CollectionPolicy(models.Model):
                         "negative (%(days)s). Enter zero or a positive number.",
                         policy=policy.display_name,
                         days=policy.grace_days,
+                    )
+                )
+
+    @api.constrains("name")
+    def _check_name(self):
+        for policy in self:
+            if not (policy.name or "").strip():
+                raise ValidationError(_("A collection policy needs a name."))
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_used(self):
+        for policy in self:
+            companies = (
+                self.env["res.company"]
+                .sudo()
+                .search([("collection_policy_id", "=", policy.id)])
+            )
+            if companies:
+                raise UserError(
+                    _(
+                        "The collection policy %(policy)s is the default policy of "
+                        "%(companies)s. Choose another default policy first.",
+                        policy=policy.display_name,
+                        companies=", ".join(companies.mapped("name")),
+                    )
+                )
+            if (
+                self.env["collection.history"]
+                .sudo()
+                .search_count([("policy_id", "=", policy.id)], limit=1)
+            ):
+                raise UserError(
+                    _(
+                        "The collection policy %(policy)s has already been applied "
+                        "to invoices and cannot be deleted, because its history "
+                        "would be lost. Archive it instead.",
+                        policy=policy.display_name,
                     )
                 )
 

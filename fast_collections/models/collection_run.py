@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 import pytz
 
 import odoo
-from odoo import _, _lt, api, fields, models
+from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from ..rules.staging import days_from_due, decide_stage
@@ -17,12 +17,6 @@ _logger = logging.getLogger(__name__)
 DECIDE_BATCH_SIZE = 5000
 ACT_BATCH_SIZE = 200
 
-SKIP_REASONS = {
-    "below_tolerance": _lt("below the policy's tolerance"),
-    "on_hold": _lt("customer not to be chased until a later date"),
-    "no_policy": _lt("no collection policy for the customer or the company"),
-    "to_approve": _lt("stage change waiting for a manager's approval"),
-}
 
 # First key of the PostgreSQL advisory lock that lets one run at a time work
 # on a company; the second key is the company id.
@@ -105,13 +99,20 @@ class CollectionRun(models.Model):
     @api.depends("skip_counts")
     def _compute_skip_summary(self):
         # Built at read time so that the reasons are in the reader's language.
+        labels = self._get_skip_reason_labels()
         for run in self:
-            counts = run.skip_counts or {}
-            run.skip_summary = "\n".join(
-                f"{SKIP_REASONS[reason]}: {count}"
-                for reason, count in sorted(counts.items())
-                if reason in SKIP_REASONS
-            )
+            lines = []
+            for reason, count in sorted((run.skip_counts or {}).items()):
+                lines.append(f"{labels.get(reason, reason)}: {count}")
+            run.skip_summary = "\n".join(lines)
+
+    def _get_skip_reason_labels(self):
+        return {
+            "below_tolerance": _("below the policy's tolerance"),
+            "on_hold": _("customer not to be chased until a later date"),
+            "no_policy": _("no active collection policy for the customer or company"),
+            "to_approve": _("stage change waiting for a manager's approval"),
+        }
 
     # ------------------------------------------------------------------
     # Entry points
@@ -119,16 +120,16 @@ class CollectionRun(models.Model):
 
     @api.model
     def _cron_run_collections(self):
-        self.run_collections()
+        self._run_collections()
 
     def action_run_now(self):
         """Run the collection of every company of the user now."""
         self._check_manager()
-        runs = self.run_collections(companies=self.env.companies)
+        runs = self._run_collections(companies=self.env.companies)
         return self._action_show_runs(runs)
 
     @api.model
-    def run_collections(self, run_date=None, companies=None, partners=None):
+    def _run_collections(self, run_date=None, companies=None, partners=None):
         """Run the collection for each company and return the runs made.
 
         ``run_date`` defaults to today in each company's time zone.
@@ -139,9 +140,23 @@ class CollectionRun(models.Model):
         if companies is None:
             companies = self.env["res.company"].sudo().search([])
         commercial_partners = partners.commercial_partner_id if partners else None
+        commit = self._can_commit()
         runs = self.browse()
+        first_error = None
         for company in companies:
-            runs |= self._run_company(company, run_date, commercial_partners)
+            try:
+                runs |= self._run_company(
+                    company, run_date, commercial_partners, commit=commit
+                )
+            except Exception as error:
+                # With commits, the failed run is recorded and logged, and the
+                # other companies still get their run before the error is
+                # raised again for the scheduler.
+                if not commit:
+                    raise
+                first_error = first_error or error
+        if first_error:
+            raise first_error
         return runs
 
     def _run_company(self, company, run_date, partners, commit=None):
@@ -345,7 +360,12 @@ class CollectionRun(models.Model):
         company = self.company_id
         min_offset = min(
             self.env["collection.stage"]
-            .search([("company_id", "in", (company.id, False))])
+            .search(
+                [
+                    ("company_id", "in", (company.id, False)),
+                    ("policy_id.active", "=", True),
+                ]
+            )
             .mapped("offset_days"),
             default=0,
         )
@@ -385,10 +405,13 @@ class CollectionRun(models.Model):
         partners = (
             self.env["res.partner"].with_company(company).browse(list(partner_ids))
         )
-        return {
-            partner.id: partner.collection_policy_id or default_policy
-            for partner in partners
-        }
+        if not default_policy.active:
+            default_policy = default_policy.browse()
+        policies = {}
+        for partner in partners:
+            policy = partner.collection_policy_id
+            policies[partner.id] = policy if policy.active else default_policy
+        return policies
 
     def _decide_batch(self, rows, policies, counters, skipped):
         today = self.run_date

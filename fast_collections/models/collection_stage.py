@@ -2,6 +2,8 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
 NOTICE_MODEL = "collection.notice"
+# Bound of day offsets and deadlines: ten years either way.
+MAX_DAYS = 3650
 
 
 class CollectionStage(models.Model):
@@ -31,6 +33,7 @@ class CollectionStage(models.Model):
     mail_template_id = fields.Many2one(
         comodel_name="mail.template",
         string="Email Template",
+        ondelete="restrict",
         domain=[("model", "=", NOTICE_MODEL)],
     )
     print_letter = fields.Boolean(
@@ -147,6 +150,68 @@ class CollectionStage(models.Model):
                         stage=stage.name,
                     )
                 )
+
+    @api.constrains("offset_days", "activity_deadline_days", "name")
+    def _check_ranges(self):
+        for stage in self:
+            if not (stage.name or "").strip():
+                raise ValidationError(_("A collection stage needs a name."))
+            if abs(stage.offset_days) > MAX_DAYS:
+                raise ValidationError(
+                    _(
+                        "The collection stage %(stage)s is reached %(days)s days "
+                        "from the due date. Enter at most %(max)s days either way.",
+                        stage=stage.name,
+                        days=stage.offset_days,
+                        max=MAX_DAYS,
+                    )
+                )
+            if stage.activity_deadline_days > MAX_DAYS:
+                raise ValidationError(
+                    _(
+                        "The activity deadline of the collection stage %(stage)s "
+                        "is %(days)s days. Enter at most %(max)s days.",
+                        stage=stage.name,
+                        days=stage.activity_deadline_days,
+                        max=MAX_DAYS,
+                    )
+                )
+
+    @api.constrains("activity_user_id")
+    def _check_activity_user(self):
+        for stage in self.filtered("activity_user_id"):
+            if stage.activity_user_id.share:
+                raise ValidationError(
+                    _(
+                        "The activity of the collection stage %(stage)s cannot be "
+                        "assigned to %(user)s, who is not an internal user.",
+                        stage=stage.name,
+                        user=stage.activity_user_id.name,
+                    )
+                )
+
+    def write(self, vals):
+        if "offset_days" in vals or "policy_id" in vals:
+            applied_stages = self.env["collection.history"]._read_group(
+                [("stage_id", "in", self.ids)], ["stage_id"]
+            )
+            for [stage] in applied_stages:
+                new_offset = vals.get("offset_days", stage.offset_days)
+                new_policy_id = vals.get("policy_id", stage.policy_id.id)
+                if (
+                    new_offset == stage.offset_days
+                    and new_policy_id == stage.policy_id.id
+                ):
+                    continue
+                raise UserError(
+                    _(
+                        "The stage %(stage)s has already been applied to invoices, "
+                        "so its day offset and policy cannot change: items would "
+                        "skip stages without any record. Add a new stage instead.",
+                        stage=stage.name,
+                    )
+                )
+        return super().write(vals)
 
     @api.constrains("offset_days", "policy_id")
     def _check_offset_unique(self):

@@ -8,6 +8,13 @@ class ResCompany(models.Model):
         comodel_name="collection.policy",
         string="Default Collection Policy",
         help="Policy for customers that have none of their own.",
+        ondelete="restrict",
+    )
+    collection_user_id = fields.Many2one(
+        comodel_name="res.users",
+        string="Default Collector",
+        help="Receives the collection activities of customers that have no "
+        "collector of their own.",
     )
 
     @api.model_create_multi

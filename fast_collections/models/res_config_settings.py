@@ -8,3 +8,7 @@ class ResConfigSettings(models.TransientModel):
         related="company_id.collection_policy_id",
         readonly=False,
     )
+    collection_user_id = fields.Many2one(
+        related="company_id.collection_user_id",
+        readonly=False,
+    )

@@ -1,4 +1,5 @@
-from odoo import api, fields, models
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
 
 from .account_move import COLLECTION_GROUPS
 from .collection_run import CHASED_MOVE_TYPES
@@ -85,6 +86,33 @@ class ResPartner(models.Model):
         compute="_compute_collection_notice_count", groups=COLLECTION_GROUPS
     )
 
+    @api.constrains("collection_contact_id")
+    def _check_collection_contact(self):
+        for partner in self.filtered("collection_contact_id"):
+            contact = partner.collection_contact_id
+            if contact.commercial_partner_id != partner.commercial_partner_id:
+                raise ValidationError(
+                    _(
+                        "%(contact)s cannot receive the collection notices of "
+                        "%(partner)s: choose a contact of %(partner)s.",
+                        contact=contact.display_name,
+                        partner=partner.commercial_partner_id.display_name,
+                    )
+                )
+
+    @api.constrains("collection_hold_until", "collection_hold_reason")
+    def _check_collection_hold_reason(self):
+        for partner in self.filtered("collection_hold_until"):
+            if not (partner.collection_hold_reason or "").strip():
+                raise ValidationError(
+                    _(
+                        "Give the reason why %(partner)s is not to be chased until "
+                        "%(date)s.",
+                        partner=partner.display_name,
+                        date=partner.collection_hold_until,
+                    )
+                )
+
     @api.depends_context("company")
     def _compute_collection_totals(self):
         company = self.env.company
@@ -154,7 +182,7 @@ class ResPartner(models.Model):
         """Run the collection now for these customers in the current company."""
         runs = self.env["collection.run"]
         runs._check_manager()
-        runs = runs.run_collections(companies=self.env.company, partners=self)
+        runs = runs._run_collections(companies=self.env.company, partners=self)
         return runs._action_show_runs(runs)
 
     def action_view_collection_items(self):

@@ -10,3 +10,4 @@ from . import test_catchup
 from . import test_idempotence
 from . import test_sample_data
 from . import test_sample_loader
+from . import test_run_safeguards

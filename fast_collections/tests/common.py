@@ -91,7 +91,7 @@ class CollectionCommon(AccountTestInvoicingCommon):
 
     def run_collection(self, run_date, partners=None, company=None):
         """Run the collection of ``company`` for ``run_date`` and return the run."""
-        return self.env["collection.run"].run_collections(
+        return self.env["collection.run"]._run_collections(
             run_date=fields.Date.to_date(run_date),
             companies=company or self.company,
             partners=partners,

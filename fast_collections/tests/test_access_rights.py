@@ -80,7 +80,7 @@ class TestAccessRights(CollectionCommon):
         cls.customer.collection_user_id = cls.collector
         cls.invoice = cls.create_invoice(1000, "2024-01-15")
         with freeze_time("2024-03-10"):
-            cls.collection_run = cls.env["collection.run"].run_collections(
+            cls.collection_run = cls.env["collection.run"]._run_collections(
                 run_date=date(2024, 3, 10), companies=cls.company
             )
         cls.notice = cls.collection_run.notice_ids

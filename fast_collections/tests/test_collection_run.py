@@ -209,7 +209,7 @@ class TestCollectionRun(CollectionCommon):
         self.company.partner_id.tz = "Europe/Madrid"
         invoice = self.create_invoice(100, "2025-03-01")
         with freeze_time("2025-03-07 23:30:00"):
-            run = self.env["collection.run"].run_collections(companies=self.company)
+            run = self.env["collection.run"]._run_collections(companies=self.company)
         self.assertEqual(run.run_date, date(2025, 3, 8))
         self.assertEqual(invoice.collection_stage_id, self.stage_first)
 

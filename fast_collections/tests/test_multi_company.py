@@ -28,10 +28,10 @@ class TestMultiCompany(CollectionCommon):
 
         run_model = cls.env["collection.run"]
         with freeze_time("2024-03-10"):
-            cls.run_a = run_model.run_collections(
+            cls.run_a = run_model._run_collections(
                 run_date=date(2024, 3, 10), companies=cls.company_a
             )
-            cls.run_b = run_model.run_collections(
+            cls.run_b = run_model._run_collections(
                 run_date=date(2024, 3, 10), companies=cls.company_b
             )
         cls.notice_a = cls.run_a.notice_ids

@@ -41,7 +41,7 @@ class TestMultiCurrency(CollectionCommon):
         cls.exchange_move = cls.invoice.line_ids.matched_credit_ids.exchange_move_id
 
         with freeze_time("2024-02-20"):
-            cls.collection_run = cls.env["collection.run"].run_collections(
+            cls.collection_run = cls.env["collection.run"]._run_collections(
                 run_date=date(2024, 2, 20), companies=cls.company
             )
         cls.notice = cls.collection_run.notice_ids

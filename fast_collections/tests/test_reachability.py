@@ -54,7 +54,7 @@ class TestNotReached(ReachabilityCommon):
             1000, "2024-03-01", partner=cls.blocked_customer
         )
         with freeze_time("2024-03-10"):
-            cls.collection_run = cls.env["collection.run"].run_collections(
+            cls.collection_run = cls.env["collection.run"]._run_collections(
                 run_date=date(2024, 3, 10), companies=cls.company
             )
         notices_by_partner = cls.collection_run.notice_ids.grouped("partner_id")
@@ -226,7 +226,12 @@ class TestSkipReasons(ReachabilityCommon):
 
     def test_chased_day_after_hold(self):
         """The customer on hold until 15 March is chased on 16 March."""
-        self.customer.collection_hold_until = "2024-03-15"
+        self.customer.write(
+            {
+                "collection_hold_until": "2024-03-15",
+                "collection_hold_reason": "Bank transfer announced",
+            }
+        )
         invoice = self.create_invoice(1000, "2024-03-01")
         self.run_on("2024-03-15")
 
@@ -259,7 +264,7 @@ class TestApproval(ReachabilityCommon):
         )
         cls.invoice = cls.create_invoice(1000, "2024-03-01")
         with freeze_time("2024-03-10"):
-            cls.collection_run = cls.env["collection.run"].run_collections(
+            cls.collection_run = cls.env["collection.run"]._run_collections(
                 run_date=date(2024, 3, 10), companies=cls.company
             )
         cls.waiting = cls.invoice.collection_history_ids.filtered(

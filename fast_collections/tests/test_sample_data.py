@@ -23,7 +23,7 @@ class TestSampleData(CollectionCommon):
         super().setUpClass()
         rows = read_sample(SAMPLE_PATH)
         cls.summary = load_sample(cls.env, rows, AS_OF, company=cls.company)
-        cls.collection_run = cls.env["collection.run"].run_collections(
+        cls.collection_run = cls.env["collection.run"]._run_collections(
             run_date=AS_OF, companies=cls.company
         )
         offsets = cls.policy.stage_ids.mapped("offset_days")
