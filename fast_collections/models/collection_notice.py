@@ -270,6 +270,9 @@ class CollectionNotice(models.Model):
                 and history.partner_id.collection_hold_until >= run.run_date
             )
         )
+        too_soon = self._filter_notified_recently(
+            run, histories - paid - moved - on_hold, policies
+        )
         paid.write({"state": "cancelled", "reason": _("Paid before the notice.")})
         moved.write(
             {
@@ -277,7 +280,38 @@ class CollectionNotice(models.Model):
                 "reason": _("The customer's collection policy changed."),
             }
         )
-        return histories - paid - moved - on_hold
+        return histories - paid - moved - on_hold - too_soon
+
+    @api.model
+    def _filter_notified_recently(self, run, histories, policies):
+        """Return the changes of customers notified less than their policy's
+        interval ago: they wait for a later run."""
+        partner_ids = [
+            partner.id
+            for partner in histories.partner_id
+            if policies[partner.id].notice_interval_days
+        ]
+        if not partner_ids:
+            return histories.browse()
+        last_dates = dict(
+            self._read_group(
+                [
+                    ("company_id", "=", run.company_id.id),
+                    ("partner_id", "in", partner_ids),
+                    ("email_state", "=", "sent"),
+                ],
+                ["partner_id"],
+                ["date:max"],
+            )
+        )
+        too_soon_partner_ids = set()
+        for partner, last_date in last_dates.items():
+            interval = policies[partner.id].notice_interval_days
+            if (run.run_date - last_date).days < interval:
+                too_soon_partner_ids.add(partner.id)
+        return histories.filtered(
+            lambda history: history.partner_id.id in too_soon_partner_ids
+        )
 
     @api.model
     def _fetch_notice_items(self, run, partners):

@@ -49,6 +49,11 @@ class CollectionPolicy(models.Model):
         "acting. Climb: it enters the next stage at each run, so every stage "
         "acts in turn.",
     )
+    notice_interval_days = fields.Integer(
+        string="Days Between Notices",
+        help="Minimum days between two notices to the same customer. Stage "
+        "changes that come sooner wait and go out together in the next notice.",
+    )
     require_approval = fields.Boolean(
         string="Requires Approval",
         help="Stage changes of customers on this policy wait for a collections "
@@ -75,9 +80,19 @@ class CollectionPolicy(models.Model):
                     )
                 )
 
-    @api.constrains("tolerance_amount", "grace_days")
+    @api.constrains("tolerance_amount", "grace_days", "notice_interval_days")
     def _check_amounts(self):
         for policy in self:
+            if policy.notice_interval_days < 0:
+                raise ValidationError(
+                    _(
+                        "The days between notices of the collection policy "
+                        "%(policy)s are negative (%(days)s). Enter zero or a "
+                        "positive number.",
+                        policy=policy.display_name,
+                        days=policy.notice_interval_days,
+                    )
+                )
             if policy.tolerance_amount < 0:
                 raise ValidationError(
                     _(

@@ -61,7 +61,7 @@ class TestIdempotentRun(CollectionCommon):
     def test_next_stage_sends_again(self):
         """The same customers reach the second reminder later: one more email."""
         self.run_collection("2025-03-20")
-        second = self.run_collection("2025-03-25")
+        second = self.run_collection("2025-03-27")
 
         self.assertEqual(second.changed_count, 30)
         self.assertEqual(second.message_count, 30)

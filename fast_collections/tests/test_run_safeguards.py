@@ -50,6 +50,29 @@ class TestNoticeSending(CollectionCommon):
         self.assertEqual(totals["net"], 500)
         self.assertIn("500.00", self._comment_of(notice).body)
 
+    def test_interval_between_notices(self):
+        """Seven days between notices: a change three days after a notice
+        waits and goes out a week after the first notice."""
+        self.assertEqual(self.policy.notice_interval_days, 7)
+        self.create_invoice(100, "2025-03-01")
+        later = self.create_invoice(200, "2025-03-04")
+        self.run_collection("2025-03-08")
+
+        waiting_run = self.run_collection("2025-03-11")
+
+        self.assertEqual(waiting_run.changed_count, 1)
+        self.assertFalse(waiting_run.notice_ids)
+        later_change = later.collection_history_ids.filtered(
+            lambda row: row.stage_id == self.stage_first
+        )
+        self.assertEqual(later_change.state, "pending")
+
+        sending_run = self.run_collection("2025-03-15")
+
+        self.assertIn(later, sending_run.notice_ids.line_ids.move_id)
+        self.assertEqual(later_change.state, "done")
+        self.assertEqual(len(self.outgoing_mails_to(self.customer)), 2)
+
     def test_contact_without_email_falls_back(self):
         """Invoices to a contact with no email: the company receives the email."""
         contact = self.env["res.partner"].create(
