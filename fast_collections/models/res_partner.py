@@ -65,6 +65,14 @@ class ResPartner(models.Model):
         compute="_compute_collection_totals",
         groups=COLLECTION_GROUPS,
     )
+    collection_amount_credit = fields.Monetary(
+        string="Open Credits",
+        currency_field="collection_currency_id",
+        compute="_compute_collection_totals",
+        groups=COLLECTION_GROUPS,
+        help="Open credit notes and unreconciled payments, in the company "
+        "currency. The collection notices deduct them from the amount asked.",
+    )
     collection_max_days_overdue = fields.Integer(
         string="Oldest Delay (Days)",
         compute="_compute_collection_totals",
@@ -118,6 +126,7 @@ class ResPartner(models.Model):
         company = self.env.company
         today = fields.Date.context_today(self)
         totals = {}
+        credits = {}
         partner_ids = tuple(self.commercial_partner_id.ids)
         if partner_ids:
             self.env.flush_all()
@@ -153,6 +162,26 @@ class ResPartner(models.Model):
                 },
             )
             totals = {row[0]: row[1:] for row in self.env.cr.fetchall()}
+            self.env.cr.execute(
+                """
+                SELECT partner.commercial_partner_id, -SUM(aml.amount_residual)
+                  FROM account_move_line aml
+                  JOIN account_account account ON account.id = aml.account_id
+                  JOIN res_partner partner ON partner.id = aml.partner_id
+                  JOIN res_company company ON company.id = aml.company_id
+                 WHERE partner.commercial_partner_id IN %(partner_ids)s
+                   AND aml.company_id = %(company_id)s
+                   AND aml.parent_state = 'posted'
+                   AND account.account_type = 'asset_receivable'
+                   AND aml.reconciled IS NOT TRUE
+                   AND aml.amount_residual < 0
+                   AND aml.journal_id IS DISTINCT FROM
+                       company.currency_exchange_journal_id
+              GROUP BY partner.commercial_partner_id
+                """,
+                {"partner_ids": partner_ids, "company_id": company.id},
+            )
+            credits = dict(self.env.cr.fetchall())
         for partner in self:
             due, overdue, oldest_due, stage_id = totals.get(
                 partner.commercial_partner_id.id, (0.0, 0.0, None, None)
@@ -160,6 +189,9 @@ class ResPartner(models.Model):
             partner.collection_currency_id = company.currency_id
             partner.collection_amount_due = due or 0.0
             partner.collection_amount_overdue = overdue or 0.0
+            partner.collection_amount_credit = credits.get(
+                partner.commercial_partner_id.id, 0.0
+            )
             partner.collection_max_days_overdue = (
                 max((today - oldest_due).days, 0) if oldest_due else 0
             )

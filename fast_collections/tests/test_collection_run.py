@@ -202,6 +202,8 @@ class TestCollectionRun(CollectionCommon):
             lambda message: message.message_type == "comment"
         ).body
         self.assertIn("750.00", body)
+        self.assertEqual(self.customer.collection_amount_overdue, 1000)
+        self.assertEqual(self.customer.collection_amount_credit, 250)
         self.assertNotIn(cancelled_refund.name or "RINV/cancelled", body)
 
     def test_today_is_company_time_zone(self):
