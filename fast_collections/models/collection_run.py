@@ -8,7 +8,7 @@ import odoo
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
-from ..rules.staging import days_from_due, decide_stage
+from ..rules.staging import CATCHUP_CLIMB, days_from_due, decide_stage
 
 _logger = logging.getLogger(__name__)
 
@@ -424,7 +424,9 @@ class CollectionRun(models.Model):
             for partner in partners
             if partner.collection_hold_until and partner.collection_hold_until >= today
         }
-        existing = self._get_existing_history({row["id"] for row in rows})
+        existing, waiting_line_ids = self._get_existing_history(
+            {row["id"] for row in rows}
+        )
         steps_cache = {}
         history_values = []
         lines_by_stage = defaultdict(list)
@@ -451,6 +453,10 @@ class CollectionRun(models.Model):
                 skipped["below_tolerance"] += 1
                 continue
 
+            if policy.catchup_rule == CATCHUP_CLIMB and row["id"] in waiting_line_ids:
+                # One stage at a time: the item stays until its waiting change
+                # has been acted on, so that no stage's actions are passed over.
+                continue
             if policy not in steps_cache:
                 steps_cache[policy] = policy._get_stage_steps()
             days = days_from_due(row["date_maturity"], today)
@@ -494,17 +500,25 @@ class CollectionRun(models.Model):
         self._write_item_stages(lines_by_stage)
 
     def _get_existing_history(self, line_ids):
+        """Return the (item, stage) pairs already recorded for ``line_ids``,
+        and the items that have a change still waiting to be acted on."""
         if not line_ids:
-            return set()
+            return set(), set()
         self.env.cr.execute(
             """
-            SELECT move_line_id, stage_id
+            SELECT move_line_id, stage_id, state
               FROM collection_history
              WHERE move_line_id IN %s
             """,
             [tuple(line_ids)],
         )
-        return set(self.env.cr.fetchall())
+        existing = set()
+        waiting_line_ids = set()
+        for line_id, stage_id, state in self.env.cr.fetchall():
+            existing.add((line_id, stage_id))
+            if state in ("pending", "to_approve"):
+                waiting_line_ids.add(line_id)
+        return existing, waiting_line_ids
 
     def _write_item_stages(self, lines_by_stage):
         """Store the new stage on the items and on their invoices, in bulk."""

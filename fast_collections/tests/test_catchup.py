@@ -78,6 +78,20 @@ class TestCatchUp(CollectionCommon):
         self.assertEqual(invoice.collection_history_ids.mapped("state"), ["done"] * 3)
         self.assertEqual(len(self.outgoing_mails_to(self.customer)), 3)
 
+    def test_climb_waits_for_interval(self):
+        """Climb rule with 7 days between notices: each stage still gets its
+        own notice, one interval after the other."""
+        self.short_policy.write({"catchup_rule": "climb", "notice_interval_days": 7})
+        invoice = self.create_invoice(500, "2025-01-01")
+
+        for run_date in ("2025-04-01", "2025-04-02", "2025-04-03", "2025-04-08"):
+            self.run_collection(run_date)
+
+        self.assertEqual(invoice.collection_stage_id, self.day_30)
+        notices = self.notices_of()
+        self.assertEqual(notices.stage_id, self.day_10 | self.day_30)
+        self.assertEqual(len(notices), 2)
+
     def test_climb_after_missed_runs(self):
         """Climb rule, down 40 days after day 10: day 30, then day 60 later on."""
         self.short_policy.catchup_rule = "climb"
