@@ -14,8 +14,8 @@ HISTORY_STATES = [
 class CollectionHistory(models.Model):
     """Stage applied to one receivable item, at most once per item and stage.
 
-    The unique key on item and stage is what makes the run idempotent: a
-    repeated or interrupted run finds the row and never acts twice.
+    The unique key on item and stage makes the run idempotent: a repeated or
+    interrupted run finds the row, and only rows still pending are acted on.
     """
 
     _name = "collection.history"

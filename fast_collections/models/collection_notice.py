@@ -107,8 +107,8 @@ class CollectionNotice(models.Model):
 
     @api.depends("partner_id", "stage_id", "date")
     def _compute_display_name(self):
-        # Computed at read time so that the stage name is in the reader's
-        # language, whoever ran the collection.
+        # Computed at read time so that the stage name is in the language of
+        # the user reading it, not of the user who ran the collection.
         for notice in self:
             parts = (
                 notice.partner_id.name,
@@ -120,7 +120,7 @@ class CollectionNotice(models.Model):
     def _get_currency_totals(self):
         """Return the amounts owed per currency, as a list of dicts.
 
-        Each dict holds the currency, the overdue total, the total of listed
+        Each dict contains the currency, the overdue total, the total of listed
         items not yet overdue (``upcoming``), the open credits (credit notes and
         unreconciled payments, as a positive amount) and the net total to pay,
         never below zero.
@@ -186,8 +186,8 @@ class CollectionNotice(models.Model):
         """Create and act on one notice per customer of ``histories``.
 
         ``histories`` are pending stage changes. The notice takes the highest
-        stage reached; its email, letter and activity come from the highest
-        stage of the batch that asks for each of them.
+        stage reached. Its email, letter and activity come from the highest
+        stage of the batch that has each of these actions.
         """
         histories = self._discard_outdated(run, histories)
         if not histories:
@@ -210,18 +210,19 @@ class CollectionNotice(models.Model):
         notices = self.create(values_list)
 
         self._send_emails(notices, histories_by_partner)
+        to_print = self.browse()
+        held_partners = self.env["res.partner"]
         for notice in notices:
             partner_histories = histories_by_partner[notice.partner_id]
             stages = partner_histories.stage_id
-            if stages.filtered("print_letter") and notice.email_state != "not_needed":
-                notice.letter_state = "to_print"
+            needed = notice.email_state != "not_needed"
+            if needed and stages.filtered("print_letter"):
+                to_print |= notice
+            if needed and stages.filtered("credit_hold"):
+                held_partners |= notice.partner_id
             activity_stage = _highest_stage(stages.filtered("create_activity"))
             if activity_stage:
                 notice._schedule_stage_activity(activity_stage)
-            if stages.filtered("credit_hold") and notice.email_state != "not_needed":
-                notice.partner_id.with_company(
-                    notice.company_id
-                ).collection_credit_hold = True
             state = "not_reached" if notice.email_state == "not_reached" else "done"
             partner_histories.write(
                 {
@@ -230,6 +231,8 @@ class CollectionNotice(models.Model):
                     "reason": notice.not_reached_reason or False,
                 }
             )
+        to_print.letter_state = "to_print"
+        held_partners.with_company(run.company_id).collection_credit_hold = True
         self._write_reach_issues(notices, histories_by_partner)
         return notices
 
@@ -239,7 +242,7 @@ class CollectionNotice(models.Model):
 
         A change can wait between the decision and the notice (an interrupted
         run, a manager's approval). By then the item may have been paid or the
-        customer moved to another policy; a customer put on hold keeps its
+        customer moved to another policy. A customer put on hold keeps its
         changes pending until the hold ends.
         """
         if not histories:

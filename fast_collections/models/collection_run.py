@@ -124,9 +124,9 @@ class CollectionRun(models.Model):
 
     def action_run_now(self):
         """Run the collection of every company of the user now."""
-        # TODO: the run happens inside the web request, which a large company
-        # may not finish before the request times out; the scheduled run has
-        # no such limit.
+        # TODO: the run happens inside the web request, so a large company may
+        # not finish before the request times out. The scheduled run has no
+        # such limit.
         self._check_manager()
         runs = self._run_collections(companies=self.env.companies)
         return self._action_show_runs(runs)
@@ -441,8 +441,8 @@ class CollectionRun(models.Model):
                 skipped["on_hold"] += 1
                 continue
             # TODO: the tolerance applies per item, so many small invoices of one
-            # customer are never chased; a per-customer total needs a currency
-            # to add them in.
+            # customer are never chased. A per-customer total would need one
+            # currency to add the items in.
             currency = self.env["res.currency"].browse(row["currency_id"])
             if (
                 currency.compare_amounts(

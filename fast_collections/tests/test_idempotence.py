@@ -31,8 +31,8 @@ class TestIdempotentRun(CollectionCommon):
         )
 
     def test_interrupted_run_resumes_without_resending(self):
-        """30 customers in batches of 10; the first run stops after one batch.
-        The next run notifies the 20 others; nobody gets two emails."""
+        """30 customers in batches of 10, and the first run stops after one batch.
+        The next run notifies the other 20, and no customer gets two emails."""
         with patch.object(collection_run, "ACT_BATCH_SIZE", 10):
             interrupted = self._start_run("2025-03-20")
             interrupted._decide_stages(None)

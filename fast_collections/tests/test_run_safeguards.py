@@ -38,7 +38,7 @@ class TestNoticeSending(CollectionCommon):
         self.assertEqual(run.message_count, 0)
 
     def test_courtesy_notice_asks_upcoming_amount(self):
-        """A courtesy reminder for 500 due in two days asks for 500."""
+        """A courtesy reminder for 500 due in two days requests 500."""
         self.create_invoice(500, "2025-03-22")
 
         notice = self.run_collection("2025-03-20").notice_ids
@@ -109,7 +109,7 @@ class TestActivityAssignee(CollectionCommon):
         self.assertEqual(notice.activity_ids.user_id, self.default_collector)
 
     def test_no_collector_no_activity(self):
-        """Nobody to assign: no activity, and a warning in the log."""
+        """No collector to assign: no activity, and a warning in the log."""
         self.company.collection_user_id = False
         self.create_invoice(400, "2025-03-01")
 
