@@ -3,6 +3,9 @@ from . import collection_stage
 from . import collection_run
 from . import collection_history
 from . import collection_notice
+from . import collection_promise
+from . import collection_plan
+from . import collection_dispute
 from . import account_move
 from . import account_move_line
 from . import res_company

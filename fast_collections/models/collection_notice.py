@@ -122,8 +122,10 @@ class CollectionNotice(models.Model):
 
         Each dict contains the currency, the overdue total, the total of listed
         items not yet overdue (``upcoming``), the open credits (credit notes and
-        unreconciled payments, as a positive amount) and the net total to pay,
-        never below zero.
+        unreconciled payments, as a positive amount), the amounts under open
+        disputes and the net total to pay, never below zero. The overdue and
+        upcoming totals leave the disputed amounts out, so the net total does
+        not ask for them.
         """
         self.ensure_one()
         totals = {}
@@ -135,14 +137,17 @@ class CollectionNotice(models.Model):
                     "overdue": 0.0,
                     "upcoming": 0.0,
                     "credit": 0.0,
+                    "disputed": 0.0,
                 },
             )
             if line.is_credit:
                 total["credit"] -= line.amount_residual
-            elif line.days_overdue > 0:
-                total["overdue"] += line.amount_residual
+                continue
+            total["disputed"] += line.amount_disputed
+            if line.days_overdue > 0:
+                total["overdue"] += line.amount_asked
             else:
-                total["upcoming"] += line.amount_residual
+                total["upcoming"] += line.amount_asked
         for total in totals.values():
             owed = total["overdue"] + total["upcoming"] - total["credit"]
             total["net"] = total["currency"].round(max(owed, 0.0))
@@ -323,8 +328,17 @@ class CollectionNotice(models.Model):
             NOTICE_ITEMS_QUERY,
             {"company_id": run.company_id.id, "partner_ids": tuple(partners.ids)},
         )
+        rows = self.env.cr.dictfetchall()
+        # Items under an open promise or an active payment plan follow what was
+        # agreed, so a notice does not ask for them. Disputed items are listed
+        # with their disputed amount apart, which the notice does not ask for.
+        paused = run._get_paused_line_ids()
+        disputed = run._get_disputed_amounts()
         items_by_partner = defaultdict(list)
-        for row in self.env.cr.dictfetchall():
+        for row in rows:
+            if paused.get(row["id"], "dispute") != "dispute":
+                continue
+            row["amount_disputed"] = disputed.get(row["id"], 0.0)
             items_by_partner[row["partner_id"]].append(row)
         return items_by_partner
 
@@ -348,6 +362,7 @@ class CollectionNotice(models.Model):
                         "currency_id": item["currency_id"],
                         "amount_original": item["amount_currency"],
                         "amount_residual": item["amount_residual_currency"],
+                        "amount_disputed": item.get("amount_disputed", 0.0),
                         "is_credit": is_credit,
                     }
                 )
@@ -573,6 +588,22 @@ class CollectionNoticeLine(models.Model):
     is_credit = fields.Boolean(
         help="Open credit note or unreconciled payment that lowers the amount asked.",
     )
+    amount_disputed = fields.Monetary(
+        string="Disputed",
+        currency_field="currency_id",
+        help="Part of the amount due under an open dispute, which the notice "
+        "does not ask for.",
+    )
+    amount_asked = fields.Monetary(
+        currency_field="currency_id",
+        compute="_compute_amount_asked",
+        help="Amount due less the disputed part.",
+    )
+
+    @api.depends("amount_residual", "amount_disputed")
+    def _compute_amount_asked(self):
+        for line in self:
+            line.amount_asked = line.amount_residual - line.amount_disputed
 
 
 def _highest_stage(stages):

@@ -59,6 +59,12 @@ class CollectionPolicy(models.Model):
         help="Stage changes of customers on this policy wait for a collections "
         "manager's approval before any message, activity or credit hold.",
     )
+    dispute_days_excluded = fields.Boolean(
+        string="Do Not Count Days in Dispute",
+        help="When a dispute over an invoice's whole amount is rejected, the "
+        "overdue days it lasted are subtracted from the invoice's delay, so its "
+        "stage is decided as if the dispute had not taken that time.",
+    )
     note = fields.Html(translate=True)
 
     @api.depends("stage_ids")

@@ -77,6 +77,10 @@ class CollectionRun(models.Model):
     letter_count = fields.Integer(string="Letters To Print", readonly=True)
     activity_count = fields.Integer(string="Activities Created", readonly=True)
     not_reached_count = fields.Integer(string="Customers Not Reached", readonly=True)
+    promise_kept_count = fields.Integer(string="Promises Kept", readonly=True)
+    promise_broken_count = fields.Integer(string="Promises Broken", readonly=True)
+    plan_completed_count = fields.Integer(string="Plans Completed", readonly=True)
+    plan_broken_count = fields.Integer(string="Plans Broken", readonly=True)
     error_message = fields.Text(readonly=True)
     notice_ids = fields.One2many(
         comodel_name="collection.notice", inverse_name="run_id", string="Notices"
@@ -112,6 +116,9 @@ class CollectionRun(models.Model):
             "on_hold": _("customer not to be chased until a later date"),
             "no_policy": _("no active collection policy for the customer or company"),
             "to_approve": _("stage change waiting for a manager's approval"),
+            "promise": _("covered by an open promise to pay"),
+            "plan": _("covered by an active payment plan"),
+            "dispute": _("disputed for its whole amount"),
         }
 
     # ------------------------------------------------------------------
@@ -191,6 +198,9 @@ class CollectionRun(models.Model):
     def _execute(self, partners, commit):
         self.ensure_one()
         try:
+            self._check_negotiations(partners)
+            if commit:
+                self._commit_batch()
             self._decide_stages(partners, commit=commit)
             self._act_on_pending(partners, commit=commit)
         except Exception as error:
@@ -216,7 +226,8 @@ class CollectionRun(models.Model):
         _logger.info(
             "Collection run %s of company %s on %s: %s items evaluated, %s changed "
             "stage, %s skipped, %s notices, %s emails queued, %s letters, "
-            "%s activities, %s customers not reached",
+            "%s activities, %s customers not reached, %s promises kept, "
+            "%s promises broken, %s plans completed, %s plans broken",
             self.id,
             self.company_id.id,
             self.run_date,
@@ -228,6 +239,10 @@ class CollectionRun(models.Model):
             self.letter_count,
             self.activity_count,
             self.not_reached_count,
+            self.promise_kept_count,
+            self.promise_broken_count,
+            self.plan_completed_count,
+            self.plan_broken_count,
         )
 
     @api.model
@@ -328,6 +343,86 @@ class CollectionRun(models.Model):
         return action
 
     # ------------------------------------------------------------------
+    # Promises and payment plans
+    # ------------------------------------------------------------------
+
+    def _check_negotiations(self, partners):
+        """Close the promises and plans that are kept, completed or broken.
+
+        Runs before the stages are decided, so that the items of a broken
+        promise or plan re-enter escalation in the same run.
+        """
+        self.ensure_one()
+        promise_counts = (
+            self.env["collection.promise"].sudo()._check_promises(self, partners)
+        )
+        plan_counts = self.env["collection.plan"].sudo()._check_plans(self, partners)
+        self.write(
+            {
+                "promise_kept_count": promise_counts.get("kept", 0),
+                "promise_broken_count": promise_counts.get("broken", 0),
+                "plan_completed_count": plan_counts.get("completed", 0),
+                "plan_broken_count": plan_counts.get("broken", 0),
+            }
+        )
+
+    def _get_paused_line_ids(self):
+        """Return {item id: reason} for the items the run must not escalate.
+
+        Items covered by an open promise to pay or by an active payment plan
+        of the run's company are paused, and so are items whose open disputes
+        cover their whole residual.
+        """
+        self.ensure_one()
+        self.env.flush_all()
+        self.env.cr.execute(
+            """
+            SELECT rel.move_line_id, 'promise'
+              FROM collection_promise_move_line_rel rel
+              JOIN collection_promise promise ON promise.id = rel.promise_id
+             WHERE promise.state = 'open' AND promise.company_id = %(company_id)s
+             UNION ALL
+            SELECT rel.move_line_id, 'plan'
+              FROM collection_plan_move_line_rel rel
+              JOIN collection_plan plan ON plan.id = rel.plan_id
+             WHERE plan.state = 'active' AND plan.company_id = %(company_id)s
+             UNION ALL
+            SELECT line.move_line_id, 'dispute'
+              FROM collection_dispute_line line
+              JOIN collection_dispute dispute ON dispute.id = line.dispute_id
+              JOIN account_move_line aml ON aml.id = line.move_line_id
+             WHERE dispute.state = 'open' AND dispute.company_id = %(company_id)s
+          GROUP BY line.move_line_id, aml.amount_residual_currency
+            HAVING SUM(line.amount_disputed) >= aml.amount_residual_currency
+            """,
+            {"company_id": self.company_id.id},
+        )
+        # In the skip counts a plan outranks a promise, which outranks a dispute.
+        rank = {"plan": 0, "promise": 1, "dispute": 2}
+        paused = {}
+        for line_id, reason in self.env.cr.fetchall():
+            current = paused.get(line_id)
+            if current is None or rank[reason] < rank[current]:
+                paused[line_id] = reason
+        return paused
+
+    def _get_disputed_amounts(self):
+        """Return {item id: amount under open disputes} for the run's company."""
+        self.ensure_one()
+        self.env.flush_all()
+        self.env.cr.execute(
+            """
+            SELECT line.move_line_id, SUM(line.amount_disputed)
+              FROM collection_dispute_line line
+              JOIN collection_dispute dispute ON dispute.id = line.dispute_id
+             WHERE dispute.state = 'open' AND dispute.company_id = %s
+          GROUP BY line.move_line_id
+            """,
+            [self.company_id.id],
+        )
+        return dict(self.env.cr.fetchall())
+
+    # ------------------------------------------------------------------
     # Deciding stages
     # ------------------------------------------------------------------
 
@@ -342,12 +437,13 @@ class CollectionRun(models.Model):
         self.env.flush_all()
         rows = self._fetch_open_items(partners)
         policies = self._get_partner_policies({row["partner_id"] for row in rows})
+        paused = self._get_paused_line_ids()
         counters = Counter()
         skipped = Counter()
 
         for start in range(0, len(rows), DECIDE_BATCH_SIZE):
             batch = rows[start : start + DECIDE_BATCH_SIZE]
-            self._decide_batch(batch, policies, counters, skipped)
+            self._decide_batch(batch, policies, paused, counters, skipped)
             self._write_counts(counters, skipped)
             if commit:
                 self._commit_batch()
@@ -358,7 +454,7 @@ class CollectionRun(models.Model):
         """Return the open receivable items of customer invoices of the company.
 
         Items due too far ahead for even the earliest courtesy reminder are
-        left out.
+        left out. Each row also contains the item's amount under open disputes.
         """
         company = self.company_id
         min_offset = min(
@@ -376,6 +472,7 @@ class CollectionRun(models.Model):
         query = """
             SELECT aml.id, aml.move_id, aml.date_maturity, aml.currency_id,
                    aml.amount_residual_currency, aml.collection_stage_id,
+                   aml.collection_days_paused,
                    partner.commercial_partner_id AS partner_id
               FROM account_move_line aml
               JOIN account_move move ON move.id = aml.move_id
@@ -399,7 +496,11 @@ class CollectionRun(models.Model):
             params["partner_ids"] = tuple(partners.ids)
         query += " ORDER BY aml.id"
         self.env.cr.execute(query, params)
-        return self.env.cr.dictfetchall()
+        rows = self.env.cr.dictfetchall()
+        disputed = self._get_disputed_amounts()
+        for row in rows:
+            row["amount_disputed"] = disputed.get(row["id"], 0.0)
+        return rows
 
     def _get_partner_policies(self, partner_ids):
         """Return {commercial partner id: policy} for the run's company."""
@@ -416,7 +517,7 @@ class CollectionRun(models.Model):
             policies[partner.id] = policy if policy.active else default_policy
         return policies
 
-    def _decide_batch(self, rows, policies, counters, skipped):
+    def _decide_batch(self, rows, policies, paused, counters, skipped):
         today = self.run_date
         partners = self.env["res.partner"].browse({row["partner_id"] for row in rows})
         on_hold = {
@@ -440,16 +541,16 @@ class CollectionRun(models.Model):
             if row["partner_id"] in on_hold:
                 skipped["on_hold"] += 1
                 continue
+            if row["id"] in paused:
+                skipped[paused[row["id"]]] += 1
+                continue
             # TODO: the tolerance applies per item, so many small invoices of one
             # customer are never chased. A per-customer total would need one
             # currency to add the items in.
+            # An item disputed in part is chased for its undisputed rest only.
             currency = self.env["res.currency"].browse(row["currency_id"])
-            if (
-                currency.compare_amounts(
-                    row["amount_residual_currency"], policy.tolerance_amount
-                )
-                < 0
-            ):
+            amount_chased = row["amount_residual_currency"] - row["amount_disputed"]
+            if currency.compare_amounts(amount_chased, policy.tolerance_amount) < 0:
                 skipped["below_tolerance"] += 1
                 continue
 
@@ -460,6 +561,8 @@ class CollectionRun(models.Model):
             if policy not in steps_cache:
                 steps_cache[policy] = policy._get_stage_steps()
             days = days_from_due(row["date_maturity"], today)
+            if policy.dispute_days_excluded:
+                days -= row["collection_days_paused"] or 0
             decision = decide_stage(
                 steps_cache[policy],
                 row["collection_stage_id"],
@@ -618,6 +721,11 @@ class CollectionRun(models.Model):
         domain = [("company_id", "=", self.company_id.id), ("state", "=", "pending")]
         if partners:
             domain.append(("partner_id", "in", partners.ids))
+        # Changes decided before a promise, plan or whole-amount dispute paused
+        # the item wait for it to end, and go out if the pause ends unpaid.
+        paused_ids = list(self._get_paused_line_ids())
+        if paused_ids:
+            domain.append(("move_line_id", "not in", paused_ids))
         partner_ids = [
             partner.id
             for [partner] in history_model._read_group(

@@ -1,4 +1,5 @@
-from odoo import api, fields, models
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
 
 
 class ResCompany(models.Model):
@@ -16,6 +17,41 @@ class ResCompany(models.Model):
         help="Receives the collection activities of customers that have no "
         "collector of their own.",
     )
+    collection_plan_max_instalments = fields.Integer(
+        string="Instalments Without Approval",
+        default=6,
+        help="Payment plans with more instalments than this, down payment "
+        "excluded, need a collections manager's approval.",
+    )
+    collection_plan_max_months = fields.Integer(
+        string="Months Without Approval",
+        default=12,
+        help="Payment plans whose last instalment falls more than this many "
+        "months after the plan's date need a collections manager's approval.",
+    )
+    collection_reduction_account_id = fields.Many2one(
+        comodel_name="account.account",
+        string="Reduction Account",
+        check_company=True,
+        domain="[('account_type', 'in', ('expense', 'income', 'income_other'))]",
+        help="Account debited by the credit notes that book the reductions "
+        "granted in payment plans.",
+    )
+
+    @api.constrains("collection_plan_max_instalments", "collection_plan_max_months")
+    def _check_collection_plan_limits(self):
+        for company in self:
+            if (
+                company.collection_plan_max_instalments < 1
+                or company.collection_plan_max_months < 1
+            ):
+                raise ValidationError(
+                    _(
+                        "The payment plan limits of %(company)s must be at least "
+                        "one instalment and one month.",
+                        company=company.name,
+                    )
+                )
 
     @api.model_create_multi
     def create(self, vals_list):

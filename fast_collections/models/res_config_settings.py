@@ -12,3 +12,15 @@ class ResConfigSettings(models.TransientModel):
         related="company_id.collection_user_id",
         readonly=False,
     )
+    collection_plan_max_instalments = fields.Integer(
+        related="company_id.collection_plan_max_instalments",
+        readonly=False,
+    )
+    collection_plan_max_months = fields.Integer(
+        related="company_id.collection_plan_max_months",
+        readonly=False,
+    )
+    collection_reduction_account_id = fields.Many2one(
+        related="company_id.collection_reduction_account_id",
+        readonly=False,
+    )

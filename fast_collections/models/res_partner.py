@@ -1,5 +1,7 @@
+from collections import Counter
+
 from odoo import _, api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import UserError, ValidationError
 
 from .account_move import COLLECTION_GROUPS
 from .collection_run import CHASED_MOVE_TYPES
@@ -92,6 +94,29 @@ class ResPartner(models.Model):
     )
     collection_notice_count = fields.Integer(
         compute="_compute_collection_notice_count", groups=COLLECTION_GROUPS
+    )
+
+    collection_promise_count = fields.Integer(
+        string="Promises to Pay",
+        compute="_compute_collection_negotiation",
+        groups=COLLECTION_GROUPS,
+    )
+    collection_promise_kept_rate = fields.Float(
+        string="Promise-Kept Rate (%)",
+        compute="_compute_collection_negotiation",
+        groups=COLLECTION_GROUPS,
+        help="Share of this customer's promises to pay that were kept, among "
+        "those kept or broken.",
+    )
+    collection_plan_count = fields.Integer(
+        string="Payment Plans",
+        compute="_compute_collection_negotiation",
+        groups=COLLECTION_GROUPS,
+    )
+    collection_dispute_count = fields.Integer(
+        string="Disputes",
+        compute="_compute_collection_dispute_count",
+        groups=COLLECTION_GROUPS,
     )
 
     @api.constrains("collection_contact_id")
@@ -209,6 +234,116 @@ class ResPartner(models.Model):
             partner.collection_notice_count = counts.get(
                 partner.commercial_partner_id, 0
             )
+
+    def _compute_collection_negotiation(self):
+        commercial_ids = self.commercial_partner_id.ids
+        promise_counts = Counter()
+        kept_counts = Counter()
+        closed_counts = Counter()
+        for partner, state, count in self.env["collection.promise"]._read_group(
+            [("partner_id", "in", commercial_ids)],
+            ["partner_id", "state"],
+            ["__count"],
+        ):
+            promise_counts[partner.id] += count
+            if state in ("kept", "broken"):
+                closed_counts[partner.id] += count
+            if state == "kept":
+                kept_counts[partner.id] += count
+        plan_counts = dict(
+            self.env["collection.plan"]._read_group(
+                [("partner_id", "in", commercial_ids)], ["partner_id"], ["__count"]
+            )
+        )
+        for partner in self:
+            commercial_id = partner.commercial_partner_id.id
+            partner.collection_promise_count = promise_counts[commercial_id]
+            closed = closed_counts[commercial_id]
+            partner.collection_promise_kept_rate = (
+                100.0 * kept_counts[commercial_id] / closed if closed else 0.0
+            )
+            partner.collection_plan_count = plan_counts.get(
+                partner.commercial_partner_id, 0
+            )
+
+    def _compute_collection_dispute_count(self):
+        counts = dict(
+            self.env["collection.dispute"]._read_group(
+                [("partner_id", "in", self.commercial_partner_id.ids)],
+                ["partner_id"],
+                ["__count"],
+            )
+        )
+        for partner in self:
+            partner.collection_dispute_count = counts.get(
+                partner.commercial_partner_id, 0
+            )
+
+    def _get_collection_open_lines(self):
+        """Return the customer's open items to negotiate in the current company.
+
+        The overdue items come first. Without any, all open items are taken.
+        """
+        self.ensure_one()
+        domain = [
+            ("partner_id", "child_of", self.commercial_partner_id.id),
+            ("company_id", "=", self.env.company.id),
+            ("parent_state", "=", "posted"),
+            ("account_id.account_type", "=", "asset_receivable"),
+            ("move_id.move_type", "in", CHASED_MOVE_TYPES),
+            ("reconciled", "=", False),
+            ("amount_residual_currency", ">", 0),
+        ]
+        lines = self.env["account.move.line"].search(domain)
+        today = fields.Date.context_today(self)
+        overdue = lines.filtered(lambda line: line.date_maturity < today)
+        if not lines:
+            raise UserError(
+                _(
+                    "%(customer)s owes nothing in %(company)s.",
+                    customer=self.commercial_partner_id.display_name,
+                    company=self.env.company.name,
+                )
+            )
+        overdue = overdue or lines
+        # One currency at a time: that of the oldest overdue item.
+        currency = overdue.sorted("date_maturity")[0].currency_id
+        return overdue.filtered(lambda line: line.currency_id == currency)
+
+    def action_collection_promise(self):
+        lines = self._get_collection_open_lines()
+        return self.env["collection.promise"]._action_new_for_lines(lines)
+
+    def action_collection_plan(self):
+        lines = self._get_collection_open_lines()
+        return self.env["collection.plan"]._action_new_for_lines(lines)
+
+    def action_view_collection_promises(self):
+        self.ensure_one()
+        action = self.env["ir.actions.actions"]._for_xml_id(
+            "fast_collections.collection_promise_action"
+        )
+        action["domain"] = [("partner_id", "=", self.commercial_partner_id.id)]
+        action["context"] = {}
+        return action
+
+    def action_view_collection_plans(self):
+        self.ensure_one()
+        action = self.env["ir.actions.actions"]._for_xml_id(
+            "fast_collections.collection_plan_action"
+        )
+        action["domain"] = [("partner_id", "=", self.commercial_partner_id.id)]
+        action["context"] = {}
+        return action
+
+    def action_view_collection_disputes(self):
+        self.ensure_one()
+        action = self.env["ir.actions.actions"]._for_xml_id(
+            "fast_collections.collection_dispute_action"
+        )
+        action["domain"] = [("partner_id", "=", self.commercial_partner_id.id)]
+        action["context"] = {}
+        return action
 
     def action_collection_run_now(self):
         """Run the collection now for these customers in the current company."""

@@ -11,3 +11,6 @@ from . import test_idempotence
 from . import test_sample_data
 from . import test_sample_loader
 from . import test_run_safeguards
+from . import test_promise
+from . import test_dispute
+from . import test_payment_plan
