@@ -3,6 +3,7 @@ from . import collection_stage
 from . import collection_run
 from . import collection_history
 from . import collection_notice
+from . import collection_case_mixin
 from . import collection_promise
 from . import collection_plan
 from . import collection_dispute

@@ -156,8 +156,10 @@ class AccountMoveLine(models.Model):
         The items must be open receivable items of posted customer invoices,
         of one customer, one company and one currency. Items under another
         open promise are refused for a promise, and items in another plan in
-        progress are refused for a promise or a plan. ``promise`` and ``plan``
-        are the record being checked, left out of the search for others.
+        progress are refused for a promise or a plan. Items in dispute are
+        refused for a plan, and for a promise when disputed in full.
+        ``promise`` and ``plan`` are the record being checked, left out of the
+        search for others.
         """
         if not self:
             raise UserError(_("Select at least one open customer invoice."))
@@ -225,6 +227,24 @@ class AccountMoveLine(models.Model):
                     plan=other_plans[0].name,
                 )
             )
+        disputed = self._get_collection_disputed_amounts()
+        for line in self.filtered(lambda line: line.id in disputed):
+            # A plan settles the whole residual, so no part of it may be in
+            # dispute. A promise may cover the undisputed part of an item.
+            fully_disputed = (
+                line.currency_id.compare_amounts(
+                    disputed[line.id], line.amount_residual_currency
+                )
+                >= 0
+            )
+            if plan is not None or fully_disputed:
+                raise UserError(
+                    _(
+                        "%(invoice)s is in dispute. Close its dispute before "
+                        "negotiating it, or leave it out.",
+                        invoice=line.move_id.display_name,
+                    )
+                )
         if plan is None:
             other_promises = self.sudo().collection_promise_ids.filtered(
                 lambda other: other.state == "open" and other != promise

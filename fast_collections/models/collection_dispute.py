@@ -68,7 +68,7 @@ class CollectionDispute(models.Model):
 
     _name = "collection.dispute"
     _description = "Invoice Dispute"
-    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _inherit = ["collection.case.mixin"]
     _order = "date desc, id desc"
     _check_company_auto = True
 
@@ -240,7 +240,7 @@ class CollectionDispute(models.Model):
             dispute._check_lines()
         disputes._link_evidence()
         disputes._schedule_deadline_activity()
-        disputes._post_on_invoices(
+        disputes._post_each(
             lambda dispute: dispute.env._(
                 "Dispute %(dispute)s opened for %(reason)s: %(amount)s not chased "
                 "until it is settled, deadline %(deadline)s.",
@@ -290,9 +290,6 @@ class CollectionDispute(models.Model):
             )
             unlinked.sudo().write({"res_model": self._name, "res_id": dispute.id})
 
-    def _format_amount(self, amount):
-        return formatLang(self.env, amount, currency_obj=self.currency_id)
-
     def _schedule_deadline_activity(self):
         activity_type = self.env.ref("mail.mail_activity_data_todo")
         for dispute in self.filtered("user_id"):
@@ -306,13 +303,8 @@ class CollectionDispute(models.Model):
                 user_id=dispute.user_id.id,
             )
 
-    def _post_on_invoices(self, message_for):
-        """Post the message ``message_for(dispute)`` on each dispute and invoice."""
-        for dispute in self:
-            body = message_for(dispute)
-            dispute.message_post(body=body)
-            for move in dispute.line_ids.move_id:
-                move.sudo().message_post(body=body)
+    def _get_covered_moves(self):
+        return self.line_ids.move_line_id.move_id
 
     # ------------------------------------------------------------------
     # Actions
@@ -347,10 +339,7 @@ class CollectionDispute(models.Model):
                     {"move_line_id": line.id, "amount_disputed": undisputed}
                 )
             )
-        partner = lines.partner_id.commercial_partner_id
-        collector = partner.collection_user_id
-        if not collector or collector.share:
-            collector = self.env.user
+        collector = self._get_default_collector(lines.partner_id.commercial_partner_id)
         return {
             "type": "ir.actions.act_window",
             "name": _("Dispute"),
@@ -406,7 +395,7 @@ class CollectionDispute(models.Model):
             dispute._record_days_paused(today)
         self.write({"state": "closed", "date_closed": today})
         self.activity_unlink(["mail.mail_activity_data_todo"])
-        self._post_on_invoices(lambda dispute: dispute._get_closing_message())
+        self._post_each(lambda dispute: dispute._get_closing_message())
         return True
 
     def action_cancel(self):
@@ -420,7 +409,7 @@ class CollectionDispute(models.Model):
             {"state": "cancelled", "date_closed": fields.Date.context_today(self)}
         )
         self.activity_unlink(["mail.mail_activity_data_todo"])
-        self._post_on_invoices(
+        self._post_each(
             lambda dispute: dispute.env._(
                 "Dispute %(dispute)s cancelled as opened by mistake. Its invoices "
                 "are chased again from the next run.",

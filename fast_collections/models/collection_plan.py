@@ -6,7 +6,6 @@ from dateutil.relativedelta import relativedelta
 
 from odoo import Command, _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tools.misc import formatLang
 
 from ..rules.payment_plan import allocate_paid, build_schedule
 from .account_move import COLLECTION_GROUPS  # noqa: F401
@@ -82,7 +81,7 @@ class CollectionPlan(models.Model):
 
     _name = "collection.plan"
     _description = "Payment Plan"
-    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _inherit = ["collection.case.mixin"]
     _order = "id desc"
     _check_company_auto = True
 
@@ -1179,20 +1178,6 @@ class CollectionPlan(models.Model):
                 user_id=user.id,
             )
 
-    def _get_collector(self):
-        """Return the active user who receives the plan's activities: its own
-        collector, else the customer's, else the company's default collector."""
-        self.ensure_one()
-        partner = self.partner_id.with_company(self.company_id)
-        for user in (
-            self.user_id,
-            partner.collection_user_id,
-            self.company_id.collection_user_id,
-        ):
-            if user and user.active and not user.share:
-                return user
-        return self.env["res.users"]
-
     # ------------------------------------------------------------------
     # Reduction credit notes
     # ------------------------------------------------------------------
@@ -1305,27 +1290,6 @@ class CollectionPlan(models.Model):
                 )
             ],
         }
-
-    # ------------------------------------------------------------------
-    # Messages
-    # ------------------------------------------------------------------
-
-    def _format_amount(self, amount):
-        return formatLang(
-            self.env,
-            amount,
-            currency_obj=self.currency_id or self.env.company.currency_id,
-        )
-
-    def _post_on_invoices(self, body):
-        for move in self.move_line_ids.move_id:
-            move.sudo().message_post(body=body)
-
-    def _post_everywhere(self, body):
-        """Post ``body`` on the plan and on each invoice it covers."""
-        self.ensure_one()
-        self.message_post(body=body)
-        self._post_on_invoices(body)
 
 
 class CollectionPlanLine(models.Model):

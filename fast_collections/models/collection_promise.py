@@ -3,7 +3,6 @@ from datetime import timedelta
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
-from odoo.tools.misc import formatLang
 
 from .account_move import COLLECTION_GROUPS  # noqa: F401
 
@@ -28,7 +27,7 @@ class CollectionPromise(models.Model):
 
     _name = "collection.promise"
     _description = "Promise to Pay"
-    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _inherit = ["collection.case.mixin"]
     _order = "date_promised desc, id desc"
     _check_company_auto = True
 
@@ -199,7 +198,7 @@ class CollectionPromise(models.Model):
             promise._check_items()
             promise._check_amount_within_debt()
         promises._schedule_follow_up()
-        promises._post_on_invoices(
+        promises._post_each(
             lambda promise: promise.env._(
                 "Promise to pay %(promise)s recorded: %(amount)s by %(date)s.",
                 promise=promise.name,
@@ -255,9 +254,6 @@ class CollectionPromise(models.Model):
                 )
             )
 
-    def _format_amount(self, amount):
-        return formatLang(self.env, amount, currency_obj=self.currency_id)
-
     def _schedule_follow_up(self):
         activity_type = self.env.ref("mail.mail_activity_data_call")
         for promise in self.filtered("user_id"):
@@ -271,14 +267,6 @@ class CollectionPromise(models.Model):
                 user_id=promise.user_id.id,
             )
 
-    def _post_on_invoices(self, message_for):
-        """Post the message ``message_for(promise)`` on each promise and invoice."""
-        for promise in self:
-            body = message_for(promise)
-            promise.message_post(body=body)
-            for move in promise.move_line_ids.move_id:
-                move.sudo().message_post(body=body)
-
     # ------------------------------------------------------------------
     # Actions
     # ------------------------------------------------------------------
@@ -287,10 +275,7 @@ class CollectionPromise(models.Model):
     def _action_new_for_lines(self, lines):
         """Return the form of a new promise over the receivable items ``lines``."""
         lines._check_collection_negotiable(promise=self.browse())
-        partner = lines.partner_id.commercial_partner_id
-        collector = partner.collection_user_id
-        if not collector or collector.share:
-            collector = self.env.user
+        collector = self._get_default_collector(lines.partner_id.commercial_partner_id)
         return {
             "type": "ir.actions.act_window",
             "name": _("Promise to Pay"),
@@ -311,7 +296,7 @@ class CollectionPromise(models.Model):
         if not open_promises:
             raise UserError(_("Only open promises can be cancelled."))
         open_promises._close("cancelled", fields.Date.context_today(self))
-        open_promises._post_on_invoices(
+        open_promises._post_each(
             lambda promise: promise.env._(
                 "Promise to pay %(promise)s cancelled.", promise=promise.name
             )
@@ -375,7 +360,7 @@ class CollectionPromise(models.Model):
                 self.move_line_ids._get_collection_paid_amounts(self.date).values()
             )
         self._close("kept", date, paid)
-        self._post_on_invoices(
+        self._post_each(
             lambda promise: promise.env._(
                 "Promise to pay %(promise)s kept: %(paid)s paid of %(amount)s "
                 "promised by %(date)s.",
@@ -389,7 +374,7 @@ class CollectionPromise(models.Model):
     def _mark_broken(self, date, paid):
         self.ensure_one()
         self._close("broken", date, paid)
-        self._post_on_invoices(
+        self._post_each(
             lambda promise: promise.env._(
                 "Promise to pay %(promise)s broken: %(paid)s paid of %(amount)s "
                 "promised by %(date)s. Collection resumes at the stage where it "
@@ -408,19 +393,3 @@ class CollectionPromise(models.Model):
                 date_deadline=date,
                 user_id=user.id,
             )
-
-    def _get_collector(self):
-        """Return the active user who receives the promise's activities.
-
-        The promise's own collector comes first, then the customer's, then the
-        company's default collector.
-        """
-        self.ensure_one()
-        for user in (
-            self.user_id,
-            self.partner_id.collection_user_id,
-            self.company_id.collection_user_id,
-        ):
-            if user and user.active and not user.share:
-                return user
-        return self.env["res.users"]

@@ -401,6 +401,28 @@ class TestDispute(CollectionCommon):
         with self.assertRefused(UserError, "several companies"):
             invoices.action_collection_dispute()
 
+    def test_disputed_invoice_not_in_plan(self):
+        """A plan over an invoice in dispute, even in part, is refused."""
+        invoice = self.create_invoice(1000, "2026-03-01")
+        self.open_dispute(invoice, "2026-03-10", amounts=[400])
+        with freeze_time("2026-03-11"), self.assertRaises(UserError) as caught:
+            invoice.action_collection_plan()
+        self.assertIn("in dispute", str(caught.exception))
+
+    def test_promise_on_undisputed_part_only(self):
+        """A promise may cover an item disputed in part, not one disputed in
+        full."""
+        partly = self.create_invoice(1000, "2026-03-01")
+        fully = self.create_invoice(500, "2026-03-01")
+        self.open_dispute(partly, "2026-03-10", amounts=[400])
+        self.open_dispute(fully, "2026-03-10")
+        with freeze_time("2026-03-11"):
+            action = partly.action_collection_promise()
+        self.assertEqual(action["res_model"], "collection.promise")
+        with freeze_time("2026-03-11"), self.assertRaises(UserError) as caught:
+            fully.action_collection_promise()
+        self.assertIn("in dispute", str(caught.exception))
+
     def test_rejects_closing_without_outcome(self):
         invoice = self.create_invoice(1000, "2026-03-01")
         dispute = self.open_dispute(invoice, "2026-03-10")
