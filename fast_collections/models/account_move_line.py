@@ -103,11 +103,11 @@ class AccountMoveLine(models.Model):
         )
 
     def _get_collection_paid_amounts(self, since, excluded_move_ids=()):
-        """Return {item id: amount} reconciled with each item on or after ``since``.
+        """Return {item id: amount} paid on each item on or after ``since``.
 
-        Amounts are in the item's own currency. Reconciliations with the
-        entries of ``excluded_move_ids`` (such as a plan's own credit notes)
-        are left out.
+        Amounts are in the item's own currency. Reconciliations with credit
+        notes are not payments and are left out, as are those with the
+        entries of ``excluded_move_ids``.
         """
         if not self:
             return {}
@@ -118,8 +118,10 @@ class AccountMoveLine(models.Model):
               FROM account_partial_reconcile partial
               JOIN account_move_line credit_line
                 ON credit_line.id = partial.credit_move_id
+              JOIN account_move credit_move ON credit_move.id = credit_line.move_id
              WHERE partial.debit_move_id IN %s
                AND partial.max_date >= %s
+               AND credit_move.move_type != 'out_refund'
                AND credit_line.move_id NOT IN %s
           GROUP BY partial.debit_move_id
             """,
@@ -149,6 +151,35 @@ class AccountMoveLine(models.Model):
             [tuple(self.ids), tuple(excluded_dispute_ids) or (0,)],
         )
         return dict(self.env.cr.fetchall())
+
+    def _filter_collection_negotiable(self, for_plan=False):
+        """Return the items free for a new promise, or a new plan if ``for_plan``.
+
+        Leaves out the items of plans in progress, and those under an open
+        promise or in dispute as _check_collection_negotiable would refuse.
+        """
+        disputed = self._get_collection_disputed_amounts()
+        sudo_self = self.sudo()
+
+        def is_free(line):
+            if any(plan.state in PLAN_BUSY_STATES for plan in line.collection_plan_ids):
+                return False
+            if line.id in disputed:
+                fully_disputed = (
+                    line.currency_id.compare_amounts(
+                        disputed[line.id], line.amount_residual_currency
+                    )
+                    >= 0
+                )
+                if for_plan or fully_disputed:
+                    return False
+            if not for_plan and any(
+                promise.state == "open" for promise in line.collection_promise_ids
+            ):
+                return False
+            return True
+
+        return self.browse(sudo_self.filtered(is_free).ids)
 
     def _check_collection_negotiable(self, promise=None, plan=None):
         """Raise a UserError unless the items can be covered by a promise or plan.

@@ -54,6 +54,8 @@ AGREEMENT_FIELDS = {
 WORKFLOW_FIELDS = {
     "state",
     "amount_debt",
+    "amount_reduction",
+    "amount_total",
     "date_start",
     "date_closed",
     "amount_paid",
@@ -631,6 +633,14 @@ class CollectionPlan(models.Model):
                     plan=self.name,
                 )
             )
+        if len(self.line_ids.filtered("is_down_payment")) > 1:
+            raise UserError(
+                _(
+                    "The payment plan %(plan)s has several down payments. Keep "
+                    "one, and make the others instalments.",
+                    plan=self.name,
+                )
+            )
         for line in self.line_ids:
             if currency.compare_amounts(line.amount, 0.0) <= 0:
                 raise UserError(
@@ -774,6 +784,7 @@ class CollectionPlan(models.Model):
                         plan=plan.name,
                     )
                 )
+            plan._check_not_own_reduction()
             plan.sudo().write(
                 {
                     "state": "approved",
@@ -958,6 +969,10 @@ class CollectionPlan(models.Model):
                 user=self.env.user.name,
             )
         )
+        promises = self.move_line_ids.collection_promise_ids.filtered(
+            lambda promise: promise.state == "open"
+        )
+        promises.sudo()._replace_by_plan(self)
         if self.reduction_timing == "immediate":
             self._book_reduction(today)
         self._update_progress(today, self._get_grace_days())
@@ -1016,6 +1031,22 @@ class CollectionPlan(models.Model):
         action["domain"] = [("id", "in", self.reduction_move_ids.ids)]
         action["context"] = {"create": False}
         return action
+
+    def _check_not_own_reduction(self):
+        """Raise unless another manager than the plan's collector and author
+        approves its reduction: nobody approves a reduction they negotiated."""
+        self.ensure_one()
+        if self.env.su or self.currency_id.is_zero(self.amount_reduction):
+            return
+        if self.env.user in (self.user_id | self.create_uid):
+            raise AccessError(
+                _(
+                    "The payment plan %(plan)s forgives %(amount)s that you "
+                    "negotiated. Another collections manager must approve it.",
+                    plan=self.name,
+                    amount=self._format_amount(self.amount_reduction),
+                )
+            )
 
     def _check_manager(self, message):
         if not self.env.su and not self.env.user.has_group(
@@ -1215,6 +1246,9 @@ class CollectionPlan(models.Model):
         # whatever the accounting rights of the user who records the step.
         move_model = self.env["account.move"].sudo().with_company(self.company_id)
         credit_notes = self.env["account.move"]
+        if not allocations:
+            self._report_unbooked_reduction()
+            return credit_notes
         for invoice, amounts in allocations.items():
             credit_note = move_model.create(
                 self._prepare_reduction_move_values(
@@ -1246,6 +1280,28 @@ class CollectionPlan(models.Model):
             )
         )
         return credit_notes
+
+    def _report_unbooked_reduction(self):
+        """Tell the collector that the reduction found nothing left to settle.
+
+        The customer paid the whole debt, more than the agreed total, so the
+        reduction may have to be refunded instead.
+        """
+        body = _(
+            "The reduction of %(amount)s of payment plan %(plan)s was not booked: "
+            "the customer paid the whole debt, more than the agreed total. "
+            "Refund the difference if the customer asks for it.",
+            amount=self._format_amount(self.amount_reduction),
+            plan=self.name,
+        )
+        self.message_post(body=body)
+        user = self._get_collector()
+        if user:
+            self.activity_schedule(
+                activity_type_id=self.env.ref("mail.mail_activity_data_todo").id,
+                summary=_("Customer paid more than the agreed total"),
+                user_id=user.id,
+            )
 
     def _check_reduction_account(self):
         self.ensure_one()

@@ -2,9 +2,21 @@ from collections import Counter
 from datetime import timedelta
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 
 from .account_move import COLLECTION_GROUPS  # noqa: F401
+
+# Fields set by the promise's own steps and by the daily run, never by hand:
+# they decide the promise-kept rate and which payments count.
+OUTCOME_FIELDS = {
+    "state",
+    "kept_percent",
+    "date",
+    "amount_paid",
+    "date_closed",
+    "partner_id",
+    "currency_id",
+}
 
 PROMISE_CHANNELS = [
     ("call", "Phone Call"),
@@ -189,6 +201,7 @@ class CollectionPromise(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         for vals in vals_list:
+            self._check_outcome_fields(vals)
             if vals.get("name", "/") == "/":
                 vals["name"] = self.env["ir.sequence"].next_by_code(
                     "collection.promise"
@@ -209,6 +222,7 @@ class CollectionPromise(models.Model):
         return promises
 
     def write(self, vals):
+        self._check_outcome_fields(vals)
         if {"move_line_ids", "amount", "date_promised"} & set(vals) and self.filtered(
             lambda promise: promise.state != "open"
         ):
@@ -227,6 +241,18 @@ class CollectionPromise(models.Model):
             if any(promise.date_promised < today for promise in self):
                 raise ValidationError(_("The promised date cannot be in the past."))
         return result
+
+    @api.model
+    def _check_outcome_fields(self, vals):
+        protected = OUTCOME_FIELDS & set(vals)
+        if protected and not self.env.su:
+            raise AccessError(
+                _(
+                    "%(fields)s of a promise to pay are set by the promise's "
+                    "buttons and by the daily run, not by hand.",
+                    fields=", ".join(sorted(protected)),
+                )
+            )
 
     def _check_items(self):
         self.ensure_one()
@@ -303,6 +329,20 @@ class CollectionPromise(models.Model):
         )
         return True
 
+    def _replace_by_plan(self, plan):
+        """Close open promises whose items a payment plan now covers.
+
+        They are cancelled, not broken, so they count in no promise-kept rate.
+        """
+        self._close("cancelled", fields.Date.context_today(self))
+        self._post_each(
+            lambda promise: promise.env._(
+                "Promise to pay %(promise)s replaced by the payment plan %(plan)s.",
+                promise=promise.name,
+                plan=plan.name,
+            )
+        )
+
     # ------------------------------------------------------------------
     # Daily run
     # ------------------------------------------------------------------
@@ -326,8 +366,7 @@ class CollectionPromise(models.Model):
         policies = run._get_partner_policies(set(promises.partner_id.ids))
         for promise in promises:
             if all(line.reconciled for line in promise.move_line_ids):
-                promise._mark_kept(run.run_date)
-                counts["kept"] += 1
+                counts[promise._close_settled(run.run_date)] += 1
                 continue
             policy = policies.get(promise.partner_id.id)
             grace_days = policy.grace_days if policy else 0
@@ -350,8 +389,30 @@ class CollectionPromise(models.Model):
         values = {"state": state, "date_closed": date}
         if paid is not None:
             values["amount_paid"] = paid
-        self.write(values)
+        self.sudo().write(values)
         self.activity_unlink(["mail.mail_activity_data_call"])
+
+    def _close_settled(self, date):
+        """Close a promise whose items are all settled; return its new state.
+
+        Payments that reach the promised amount keep it. A debt settled by
+        other means, such as a credit note, cancels it instead.
+        """
+        self.ensure_one()
+        paid = sum(self.move_line_ids._get_collection_paid_amounts(self.date).values())
+        if self.currency_id.compare_amounts(paid, self.amount) >= 0:
+            self._mark_kept(date, paid)
+            return "kept"
+        self._close("cancelled", date, paid)
+        self._post_everywhere(
+            _(
+                "Promise to pay %(promise)s cancelled: its invoices were settled "
+                "without the promised payment (%(paid)s paid).",
+                promise=self.name,
+                paid=self._format_amount(paid),
+            )
+        )
+        return "cancelled"
 
     def _mark_kept(self, date, paid=None):
         self.ensure_one()

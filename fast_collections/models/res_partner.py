@@ -279,10 +279,13 @@ class ResPartner(models.Model):
                 partner.commercial_partner_id, 0
             )
 
-    def _get_collection_open_lines(self):
+    def _get_collection_open_lines(self, for_plan=False):
         """Return the customer's open items to negotiate in the current company.
 
-        The overdue items come first. Without any, all open items are taken.
+        Items already in a plan in progress, under an open promise (unless
+        ``for_plan``, because a plan replaces the promise) or in dispute are
+        left out. The overdue items come first. Without any, all open items
+        are taken.
         """
         self.ensure_one()
         domain = [
@@ -295,12 +298,14 @@ class ResPartner(models.Model):
             ("amount_residual_currency", ">", 0),
         ]
         lines = self.env["account.move.line"].search(domain)
+        lines = lines._filter_collection_negotiable(for_plan=for_plan)
         today = fields.Date.context_today(self)
         overdue = lines.filtered(lambda line: line.date_maturity < today)
         if not lines:
             raise UserError(
                 _(
-                    "%(customer)s owes nothing in %(company)s.",
+                    "%(customer)s owes nothing in %(company)s that is not "
+                    "already in a payment plan, under a promise or in dispute.",
                     customer=self.commercial_partner_id.display_name,
                     company=self.env.company.name,
                 )
@@ -315,7 +320,7 @@ class ResPartner(models.Model):
         return self.env["collection.promise"]._action_new_for_lines(lines)
 
     def action_collection_plan(self):
-        lines = self._get_collection_open_lines()
+        lines = self._get_collection_open_lines(for_plan=True)
         return self.env["collection.plan"]._action_new_for_lines(lines)
 
     def action_view_collection_promises(self):

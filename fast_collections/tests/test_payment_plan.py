@@ -380,6 +380,72 @@ class TestPaymentPlan(CollectionCommon):
             )
         self.assertEqual(plan.state, "to_approve")
 
+    @freeze_time("2024-02-01")
+    def test_manager_cannot_approve_own_reduction(self):
+        """A manager who negotiated a reduction needs another manager."""
+        invoice = self.create_invoice(1000, "2024-01-15")
+        plan = self.create_plan(invoice, user=self.manager, reduction_value=100)
+        plan.with_user(self.manager).action_propose()
+
+        with self.assertRaises(AccessError):
+            plan.with_user(self.manager).action_approve()
+        self.assertEqual(plan.state, "to_approve")
+
+        other_manager = new_test_user(
+            self.env,
+            login="otto.manager",
+            groups="base.group_user,fast_collections.group_collection_manager",
+            company_id=self.company.id,
+            company_ids=[Command.set(self.company.ids)],
+        )
+        plan.with_user(other_manager).action_approve()
+        self.assertEqual(plan.state, "approved")
+
+    @mute_logger(*ACCESS_LOGGERS)
+    @freeze_time("2024-02-01")
+    def test_collector_cannot_write_reduction(self):
+        """The reduction follows the approved terms, never a direct write."""
+        invoice = self.create_invoice(1000, "2024-01-15")
+        plan = self.create_plan(invoice)
+        plan.with_user(self.collector).action_propose()
+        self.assertEqual(plan.state, "approved")
+        with self.assertRaises(AccessError):
+            plan.with_user(self.collector).write(
+                {"amount_reduction": 400, "amount_total": 600}
+            )
+        self.assertEqual(plan.amount_reduction, 0)
+
+    @freeze_time("2024-02-01")
+    def test_several_down_payments_refused(self):
+        """Marking every instalment a down payment does not escape approval."""
+        invoice = self.create_invoice(1200, "2024-01-15")
+        plan = self.create_plan(invoice, instalment_count=12)
+        plan.line_ids.write({"is_down_payment": True})
+        with self.assertRaises(UserError) as caught:
+            plan.with_user(self.collector).action_propose()
+        self.assertIn("several down payments", str(caught.exception))
+        self.assertEqual(plan.state, "draft")
+
+    @freeze_time("2024-02-01")
+    def test_acceptance_replaces_open_promise(self):
+        """An open promise over the plan's items is cancelled, not broken."""
+        invoice = self.create_invoice(1000, "2024-01-15")
+        action = invoice.action_collection_promise()
+        promise_form = Form(
+            self.env["collection.promise"].with_context(**action["context"])
+        )
+        promise_form.date_promised = "2024-02-10"
+        promise = promise_form.save()
+
+        plan = self.create_plan(invoice)
+        self.activate_plan(plan)
+
+        self.assertEqual(promise.state, "cancelled")
+        self.assertTrue(
+            any(plan.name in text for text in self.messages_of(promise)),
+            "the promise's chatter names the plan that replaced it",
+        )
+
     @mute_logger(*ACCESS_LOGGERS)
     @freeze_time("2024-02-01")
     def test_collector_cannot_create_approved(self):
@@ -576,6 +642,30 @@ class TestPaymentPlan(CollectionCommon):
         self.assertEqual(invoice.payment_state, "paid")
         self.assertTrue(self.receivable_lines(invoice).reconciled)
         self.assertTrue(any("completed" in text for text in self.messages_of(invoice)))
+
+    def test_full_payment_leaves_reduction_unbooked(self):
+        """A customer who pays the whole debt under a conditional reduction
+        completes the plan without a credit note, and the collector is told."""
+        invoice = self.create_invoice(1000, "2024-01-15")
+        with freeze_time("2024-02-01"):
+            plan = self.create_plan(invoice, reduction_value=100)
+            self.activate_plan(plan)
+
+        self.pay_invoice(invoice, 1000, "2024-02-05")
+        with freeze_time("2024-02-06"):
+            self.run_collection("2024-02-06")
+
+        self.assertEqual(plan.state, "completed")
+        self.assertFalse(plan.reduction_move_ids)
+        messages = self.messages_of(plan)
+        self.assertFalse(any("booked in the credit notes" in text for text in messages))
+        self.assertTrue(any("was not booked" in text for text in messages))
+        activity = plan.activity_ids.filtered(
+            lambda activity: (
+                activity.summary == "Customer paid more than the agreed total"
+            )
+        )
+        self.assertEqual(activity.user_id, self.collector)
 
     def test_conditional_reduction_broken(self):
         """A missed instalment breaks the plan: no credit note, a call for the

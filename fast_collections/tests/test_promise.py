@@ -236,6 +236,35 @@ class TestPromise(CollectionCommon):
         with self.assertRaises(UserError):
             promise.amount = 10
 
+    def test_credit_note_cancels_promise(self):
+        """An invoice cancelled by a credit note does not keep the promise."""
+        invoice = self.create_invoice(1000, "2026-03-01")
+        promise = self.record_promise(invoice, 1000, "2026-04-30", "2026-03-10")
+        with freeze_time("2026-03-12"):
+            invoice._reverse_moves(cancel=True)
+            run = self.run_collection("2026-03-12")
+
+        self.assertEqual(promise.state, "cancelled")
+        self.assertEqual(promise.amount_paid, 0)
+        self.assertEqual(run.promise_kept_count, 0)
+        self.assertEqual(self.customer.collection_promise_kept_rate, 0)
+
+    def test_collector_cannot_set_outcome(self):
+        """State, dates and amounts paid change only by the promise's steps."""
+        invoice = self.create_invoice(1000, "2026-03-01")
+        promise = self.record_promise(
+            invoice, 500, "2026-04-30", "2026-03-10", user=self.collector
+        )
+        for values in (
+            {"state": "kept"},
+            {"kept_percent": 100},
+            {"date": "2026-01-01"},
+            {"amount_paid": 500},
+        ):
+            with self.subTest(values=values), self.assertRaises(AccessError):
+                promise.with_user(self.collector).write(values)
+        self.assertEqual(promise.state, "open")
+
     # ------------------------------------------------------------------
     # Entry points, counters and rates
     # ------------------------------------------------------------------
@@ -251,6 +280,18 @@ class TestPromise(CollectionCommon):
         self.assertEqual(
             context["default_move_line_ids"],
             [Command.set(self.receivable_lines(overdue).ids)],
+        )
+
+    def test_customer_promise_skips_promised_items(self):
+        """From the customer, items under an open promise are left out."""
+        promised = self.create_invoice(1000, "2026-03-01")
+        free = self.create_invoice(500, "2026-03-05")
+        self.record_promise(promised, 1000, "2026-04-30", "2026-03-10")
+        with freeze_time("2026-03-11"):
+            action = self.customer.action_collection_promise()
+        self.assertEqual(
+            action["context"]["default_move_line_ids"],
+            [Command.set(self.receivable_lines(free).ids)],
         )
 
     def test_counters_and_kept_rate(self):
