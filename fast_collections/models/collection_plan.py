@@ -435,7 +435,7 @@ class CollectionPlan(models.Model):
                     "The payment plan %(plan)s is %(state)s and cannot be "
                     "deleted. Cancel it instead.",
                     plan=started[0].name,
-                    state=dict(PLAN_STATES)[started[0].state],
+                    state=started[0]._get_state_label(),
                 )
             )
 
@@ -852,7 +852,7 @@ class CollectionPlan(models.Model):
                         "The payment plan %(plan)s is %(state)s and cannot go "
                         "back to draft.",
                         plan=plan.name,
-                        state=dict(PLAN_STATES)[plan.state],
+                        state=plan._get_state_label(),
                     )
                 )
             plan.sudo().write(
@@ -965,7 +965,9 @@ class CollectionPlan(models.Model):
                 "recorded by %(user)s. Collection of its invoices is paused "
                 "while it is active.",
                 plan=self.name,
-                channel=dict(PROMISE_CHANNELS)[channel],
+                channel=dict(
+                    self._fields["acceptance_channel"]._description_selection(self.env)
+                )[channel],
                 user=self.env.user.name,
             )
         )
@@ -985,7 +987,7 @@ class CollectionPlan(models.Model):
                         "The payment plan %(plan)s is %(state)s and cannot be "
                         "cancelled.",
                         plan=plan.name,
-                        state=dict(PLAN_STATES)[plan.state],
+                        state=plan._get_state_label(),
                     )
                 )
             was_active = plan.state == "active"
@@ -1031,6 +1033,12 @@ class CollectionPlan(models.Model):
         action["domain"] = [("id", "in", self.reduction_move_ids.ids)]
         action["context"] = {"create": False}
         return action
+
+    def _get_state_label(self):
+        """Return the label of the plan's state in the user's language."""
+        self.ensure_one()
+        labels = dict(self._fields["state"]._description_selection(self.env))
+        return labels[self.state]
 
     def _check_not_own_reduction(self):
         """Raise unless another manager than the plan's collector and author
