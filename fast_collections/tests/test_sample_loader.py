@@ -27,7 +27,7 @@ PAID_EARLY_ROW = (
 STAGE_OFFSETS = (-3, 7, 21, 45, 75)
 
 
-def make_invoice(number, invoice_date, settled_date, amount):
+def make_invoice(number, invoice_date, settled_date, amount, disputed=False):
     """Return a sample invoice on 30-day terms for customer 0001-TEST."""
     return SampleInvoice(
         customer_key="0001-TEST",
@@ -37,7 +37,7 @@ def make_invoice(number, invoice_date, settled_date, amount):
         due_date=invoice_date + datetime.timedelta(days=30),
         settled_date=settled_date,
         amount=Decimal(amount),
-        disputed=False,
+        disputed=disputed,
         paperless=False,
     )
 
@@ -174,6 +174,7 @@ class TestExpectedFigures(BaseCase):
 
         self.assertEqual(figures.as_of, self.as_of)
         self.assertEqual(figures.open_invoices, InvoiceTotal(5, Decimal("2400")))
+        self.assertEqual(figures.disputed_invoices, InvoiceTotal())
 
     def test_overdue_invoices(self):
         """Open with a due date before the date: 3 invoices of 1,700."""
@@ -265,6 +266,80 @@ class TestExpectedFigures(BaseCase):
         self.assertEqual(reached_stage_offset(0, (0, 7), grace_days=5), 0)
         self.assertEqual(reached_stage_offset(11, (0, 7), grace_days=5), 0)
         self.assertEqual(reached_stage_offset(12, (0, 7), grace_days=5), 7)
+
+    def test_disputed_open_invoice(self):
+        """An open disputed invoice counts as open, overdue and disputed, in no
+        stage."""
+        disputed = make_invoice(
+            "disputed 28 days late",
+            datetime.date(2013, 2, 1),
+            datetime.date(2013, 4, 15),
+            "900",
+            disputed=True,
+        )
+        figures = expected_figures(
+            [*self.invoices, disputed], self.as_of, STAGE_OFFSETS
+        )
+        undisputed = expected_figures(self.invoices, self.as_of, STAGE_OFFSETS)
+
+        self.assertEqual(figures.disputed_invoices, InvoiceTotal(1, Decimal("900")))
+        self.assertEqual(figures.open_invoices, InvoiceTotal(6, Decimal("3300")))
+        self.assertEqual(figures.overdue_invoices, InvoiceTotal(4, Decimal("2600")))
+        self.assertEqual(figures.stages, undisputed.stages)
+
+    def test_disputed_invoice_not_yet_due(self):
+        """A disputed invoice not yet due is left out of the None stage too."""
+        disputed = make_invoice(
+            "disputed due in 14 days",
+            datetime.date(2013, 3, 15),
+            datetime.date(2013, 5, 1),
+            "900",
+            disputed=True,
+        )
+        figures = expected_figures(
+            [*self.invoices, disputed], self.as_of, STAGE_OFFSETS
+        )
+
+        self.assertEqual(figures.disputed_invoices, InvoiceTotal(1, Decimal("900")))
+        self.assertEqual(figures.overdue_invoices, InvoiceTotal(3, Decimal("1700")))
+        self.assertEqual(figures.stages[None], InvoiceTotal(1, Decimal("400")))
+
+    def test_disputed_invoices_not_open(self):
+        """Disputed invoices settled by the date, or issued after it, count
+        nowhere."""
+        date = datetime.date
+        disputed = [
+            make_invoice(
+                "settled before",
+                date(2013, 1, 1),
+                date(2013, 2, 10),
+                "900",
+                disputed=True,
+            ),
+            make_invoice(
+                "settled today",
+                date(2013, 1, 10),
+                date(2013, 3, 31),
+                "900",
+                disputed=True,
+            ),
+            make_invoice(
+                "issued after",
+                date(2013, 4, 2),
+                date(2013, 5, 10),
+                "900",
+                disputed=True,
+            ),
+        ]
+        figures = expected_figures(
+            [*self.invoices, *disputed], self.as_of, STAGE_OFFSETS
+        )
+        undisputed = expected_figures(self.invoices, self.as_of, STAGE_OFFSETS)
+
+        self.assertEqual(figures.disputed_invoices, InvoiceTotal())
+        self.assertEqual(figures.open_invoices, undisputed.open_invoices)
+        self.assertEqual(figures.overdue_invoices, undisputed.overdue_invoices)
+        self.assertEqual(figures.stages, undisputed.stages)
 
     def test_negative_grace_days(self):
         """Negative grace days are rejected."""

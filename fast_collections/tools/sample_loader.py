@@ -38,6 +38,14 @@ SAMPLE_PATH = (
 )
 
 PAYMENT_TERM_XMLID = "account.account_payment_term_30days"
+# The CSV marks invoices as disputed without giving the reason or the date, so
+# every dispute the loader opens gets this reason, found by its English name.
+DISPUTE_REASON_NAME = "Reason not recorded"
+DISPUTE_REASON_RESOLUTION_DAYS = 30
+DISPUTE_DESCRIPTION = (
+    "<p>Opened by the sample loader because the Disputed column of the sample "
+    "CSV is Yes for this invoice. The CSV gives no reason and no date.</p>"
+)
 # Records per create() and action_post() call: large enough to keep the number
 # of queries per invoice low, small enough to bound the memory of one flush.
 BATCH_SIZE = 500
@@ -71,16 +79,20 @@ class InvoiceTotal:
 
 @dataclass(frozen=True)
 class SampleFigures:
-    """Open, overdue and per-stage invoice totals that the sample gives for a date.
+    """Open, overdue, disputed and per-stage invoice totals of the sample on a date.
 
-    ``stages`` maps each stage offset (days from the due date) to the open
-    invoices whose highest reached stage it is. The ``None`` key contains the
-    open invoices that have reached no stage.
+    ``open_invoices`` and ``overdue_invoices`` include the disputed invoices.
+    ``disputed_invoices`` contains the open invoices marked as disputed, which
+    ``load_sample`` puts under an open dispute. ``stages`` maps each stage
+    offset (days from the due date) to the open, undisputed invoices whose
+    highest reached stage it is. The ``None`` key contains the open,
+    undisputed invoices that have reached no stage.
     """
 
     as_of: datetime.date
     open_invoices: InvoiceTotal
     overdue_invoices: InvoiceTotal
+    disputed_invoices: InvoiceTotal
     stages: dict
 
 
@@ -94,6 +106,8 @@ class LoadSummary:
     invoices_skipped: int = 0
     due_dates_overridden: int = 0
     payments_registered: int = 0
+    disputes_opened: int = 0
+    disputes_skipped: int = 0
 
 
 # ---------------------------------------------------------------------------
@@ -237,12 +251,15 @@ def reached_stage_offset(days_from_due, stage_offsets, grace_days=0):
 
 
 def expected_figures(rows, as_of, stage_offsets, grace_days=0):
-    """Compute the open, overdue and per-stage totals that the rows give on ``as_of``.
+    """Compute the open, overdue, disputed and per-stage totals on ``as_of``.
 
     An invoice is open when it was issued on or before ``as_of`` and settled
     after it. It is overdue when it is open and its due date is before
-    ``as_of``. Each open invoice counts once, under the highest stage offset it
-    has reached (see ``reached_stage_offset``), or under None.
+    ``as_of``. An open invoice marked as disputed counts in the disputed total
+    and in no stage, because the run leaves an item disputed for its whole
+    residual at no stage when the dispute was opened before the first run.
+    Each other open invoice counts once, under the highest stage offset it has
+    reached (see ``reached_stage_offset``), or under None.
     """
     if grace_days < 0:
         raise ValueError(f"grace_days must be zero or positive, got {grace_days}")
@@ -250,6 +267,7 @@ def expected_figures(rows, as_of, stage_offsets, grace_days=0):
     offsets = sorted(set(stage_offsets))
     open_total = InvoiceTotal()
     overdue_total = InvoiceTotal()
+    disputed_total = InvoiceTotal()
     stage_totals = {offset: InvoiceTotal() for offset in offsets}
     stage_totals[None] = InvoiceTotal()
 
@@ -259,6 +277,9 @@ def expected_figures(rows, as_of, stage_offsets, grace_days=0):
         open_total = open_total.add(invoice)
         if invoice.due_date < as_of:
             overdue_total = overdue_total.add(invoice)
+        if invoice.disputed:
+            disputed_total = disputed_total.add(invoice)
+            continue
         days_from_due = (as_of - invoice.due_date).days
         offset = reached_stage_offset(days_from_due, offsets, grace_days)
         stage_totals[offset] = stage_totals[offset].add(invoice)
@@ -267,6 +288,7 @@ def expected_figures(rows, as_of, stage_offsets, grace_days=0):
         as_of=as_of,
         open_invoices=open_total,
         overdue_invoices=overdue_total,
+        disputed_invoices=disputed_total,
         stages=stage_totals,
     )
 
@@ -277,16 +299,22 @@ def expected_figures(rows, as_of, stage_offsets, grace_days=0):
 
 
 def load_sample(env, rows, as_of, shift_days=0, company=None):
-    """Create the sample's customers, posted invoices and payments as of ``as_of``.
+    """Create the sample's customers, posted invoices, payments and disputes as of
+    ``as_of``.
 
     ``as_of`` is a date of the sample, before shifting. Every date written to
     the database is moved by ``shift_days``. Invoices issued after ``as_of``
     are left out, and an invoice settled on or before ``as_of`` gets a posted
-    customer payment on its settled date, reconciled with it.
+    customer payment on its settled date, reconciled with it. An invoice
+    marked as disputed and still open on ``as_of`` gets an open dispute over
+    its whole residual. The dispute is dated on the day of the load, not
+    shifted, because the CSV gives no dispute date.
 
     Running it again creates nothing twice: partners are matched on ``ref``,
-    invoices on partner and ``ref``, and only invoices that are still open get a
-    payment. Returns a ``LoadSummary``.
+    invoices on partner and ``ref``, only invoices that are still open get a
+    payment, and only invoices without an open dispute get one. An invoice
+    whose dispute was closed or cancelled since gets a new one. Returns a
+    ``LoadSummary``.
     """
     company = company or env.company
     # tracking_disable skips the creation message and field tracking of each
@@ -331,6 +359,13 @@ def load_sample(env, rows, as_of, shift_days=0, company=None):
     for start in range(0, len(to_pay), BATCH_SIZE):
         _register_payments(env, to_pay[start : start + BATCH_SIZE], company, shift)
     summary.payments_registered = len(to_pay)
+
+    disputed = [
+        invoices[row.customer_key, row.invoice_number]
+        for row in issued
+        if row.disputed and row.settled_date > as_of
+    ]
+    _open_disputes(env, disputed, summary)
     return summary
 
 
@@ -410,8 +445,8 @@ def _create_invoices(env, rows, partners, company, shift, summary):
 
 
 def _prepare_invoice_vals(row, partners, company, journal, payment_term, shift):
-    # TODO: disputed rows are loaded as ordinary invoices because the addon has
-    # no dispute model yet, so they are chased like any other overdue invoice.
+    # A disputed row gives an ordinary invoice too: _open_disputes opens its
+    # dispute after posting, if the invoice is still open on the as-of date.
     return {
         "move_type": "out_invoice",
         "company_id": company.id,
@@ -482,6 +517,91 @@ def _register_payments(env, rows_and_invoices, company, shift):
     ]
     env["account.move.line"]._reconcile_plan(plan)
     return payments
+
+
+def _open_disputes(env, moves, summary):
+    """Open one dispute over the whole residual of each invoice of ``moves``.
+
+    Invoices that already have an open dispute, and those that are not posted
+    or have nothing left to pay, are counted as skipped.
+    """
+    if not moves:
+        return
+    moves = env["account.move"].union(*moves)
+    already_disputed = (
+        env["collection.dispute.line"]
+        .search(
+            [
+                ("move_line_id.move_id", "in", moves.ids),
+                ("dispute_id.state", "=", "open"),
+            ]
+        )
+        .move_line_id.move_id
+    )
+
+    reason = None
+    vals_list = []
+    for move in moves:
+        items = move.line_ids.filtered(
+            lambda line: (
+                line.display_type == "payment_term"
+                and not line.reconciled
+                and not line.currency_id.is_zero(line.amount_residual_currency)
+            )
+        )
+        if move in already_disputed or move.state != "posted" or not items:
+            summary.disputes_skipped += 1
+            continue
+        reason = reason or _get_dispute_reason(env)
+        collector = move.partner_id.commercial_partner_id.collection_user_id
+        vals_list.append(
+            {
+                # The loader may run as the superuser, who is nobody's
+                # collector: the company's default collector works the dispute.
+                "user_id": (collector or move.company_id.collection_user_id).id,
+                "reason_id": reason.id,
+                "description": DISPUTE_DESCRIPTION,
+                "line_ids": [
+                    Command.create(
+                        {
+                            "move_line_id": item.id,
+                            "amount_disputed": item.amount_residual_currency,
+                        }
+                    )
+                    for item in items
+                ],
+            }
+        )
+
+    for start in range(0, len(vals_list), BATCH_SIZE):
+        disputes = env["collection.dispute"].create(
+            vals_list[start : start + BATCH_SIZE]
+        )
+        summary.disputes_opened += len(disputes)
+
+
+def _get_dispute_reason(env):
+    """Return the reason of the sample's disputes, creating it when missing."""
+    # The name is translatable, so it is searched and written in English. An
+    # archived reason is reused too, so that archiving it does not make every
+    # later load create another one.
+    reasons = env["collection.dispute.reason"].with_context(
+        active_test=False, lang="en_US"
+    )
+    reason = reasons.search([("name", "=", DISPUTE_REASON_NAME)], order="id", limit=1)
+    if not reason:
+        reason = reasons.create(
+            {
+                "name": DISPUTE_REASON_NAME,
+                # After the reasons the addon ships, so that it is not the
+                # first one proposed.
+                "sequence": 100,
+                "resolution_days": DISPUTE_REASON_RESOLUTION_DAYS,
+                "description": "Used by the sample loader for the invoices that "
+                "the sample CSV marks as disputed without a reason.",
+            }
+        )
+    return reason.with_env(env)
 
 
 def _get_journal(env, company, journal_type):
