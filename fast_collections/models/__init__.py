@@ -4,9 +4,11 @@ from . import collection_run
 from . import collection_history
 from . import collection_notice
 from . import collection_case_mixin
+from . import collection_settlement
 from . import collection_promise
 from . import collection_plan
 from . import collection_dispute
+from . import collection_legal_case
 from . import account_move
 from . import account_move_line
 from . import res_company

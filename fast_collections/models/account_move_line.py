@@ -86,6 +86,30 @@ class AccountMoveLine(models.Model):
         "from the delay that decides the stage.",
     )
 
+    collection_claim_reference = fields.Char(
+        string="Legal Claim",
+        readonly=True,
+        copy=False,
+        groups=COLLECTION_GROUPS,
+        help="Reference of the legal claim filed for this item. An item with a "
+        "legal claim has left the automatic collection for good.",
+    )
+    collection_claim_date = fields.Date(
+        string="Legal Claim Filed On",
+        readonly=True,
+        copy=False,
+        groups=COLLECTION_GROUPS,
+    )
+    collection_legal_case_ids = fields.Many2many(
+        comodel_name="collection.legal.case",
+        relation="collection_legal_case_move_line_rel",
+        column1="move_line_id",
+        column2="case_id",
+        string="Legal Cases",
+        copy=False,
+        groups=COLLECTION_GROUPS,
+    )
+
     @api.depends_context("company")
     @api.depends("date_maturity")
     def _compute_collection_days_overdue(self):
@@ -129,11 +153,12 @@ class AccountMoveLine(models.Model):
         )
         return dict(self.env.cr.fetchall())
 
-    def _get_collection_disputed_amounts(self, excluded_dispute_ids=()):
+    def _get_collection_disputed_amounts(self, excluded_dispute_ids=(), for_plan=False):
         """Return {item id: amount} under open disputes for each of these items.
 
         Amounts are in the item's own currency. The disputes of
-        ``excluded_dispute_ids`` are left out.
+        ``excluded_dispute_ids`` are left out, and so are those being settled
+        by a payment plan (outcome Payment Plan) when ``for_plan`` is set.
         """
         if not self:
             return {}
@@ -146,9 +171,10 @@ class AccountMoveLine(models.Model):
              WHERE line.move_line_id IN %s
                AND dispute.state = 'open'
                AND dispute.id NOT IN %s
+               AND (%s IS NOT TRUE OR dispute.outcome IS DISTINCT FROM 'plan')
           GROUP BY line.move_line_id
             """,
-            [tuple(self.ids), tuple(excluded_dispute_ids) or (0,)],
+            [tuple(self.ids), tuple(excluded_dispute_ids) or (0,), for_plan],
         )
         return dict(self.env.cr.fetchall())
 
@@ -158,7 +184,7 @@ class AccountMoveLine(models.Model):
         Leaves out the items of plans in progress, and those under an open
         promise or in dispute as _check_collection_negotiable would refuse.
         """
-        disputed = self._get_collection_disputed_amounts()
+        disputed = self._get_collection_disputed_amounts(for_plan=for_plan)
         sudo_self = self.sudo()
 
         def is_free(line):
@@ -188,9 +214,10 @@ class AccountMoveLine(models.Model):
         of one customer, one company and one currency. Items under another
         open promise are refused for a promise, and items in another plan in
         progress are refused for a promise or a plan. Items in dispute are
-        refused for a plan, and for a promise when disputed in full.
-        ``promise`` and ``plan`` are the record being checked, left out of the
-        search for others.
+        refused for a plan, and for a promise when disputed in full, except
+        for a plan over a dispute whose outcome is Payment Plan: that plan is
+        how the dispute gets settled. ``promise`` and ``plan`` are the record
+        being checked, left out of the search for others.
         """
         if not self:
             raise UserError(_("Select at least one open customer invoice."))
@@ -258,7 +285,7 @@ class AccountMoveLine(models.Model):
                     plan=other_plans[0].name,
                 )
             )
-        disputed = self._get_collection_disputed_amounts()
+        disputed = self._get_collection_disputed_amounts(for_plan=plan is not None)
         for line in self.filtered(lambda line: line.id in disputed):
             # A plan settles the whole residual, so no part of it may be in
             # dispute. A promise may cover the undisputed part of an item.

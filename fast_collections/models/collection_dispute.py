@@ -1,3 +1,4 @@
+from collections import defaultdict
 from datetime import timedelta
 
 from odoo import _, api, fields, models
@@ -5,10 +6,6 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools.misc import formatLang
 
 from .collection_run import CHASED_MOVE_TYPES
-
-DISPUTE_OUTCOMES = [
-    ("rejected", "Rejected"),
-]
 
 
 def days_in_dispute(date_opened, date_closed, date_maturity):
@@ -68,7 +65,7 @@ class CollectionDispute(models.Model):
 
     _name = "collection.dispute"
     _description = "Invoice Dispute"
-    _inherit = ["collection.case.mixin"]
+    _inherit = ["collection.case.mixin", "collection.settlement.mixin"]
     _order = "date desc, id desc"
     _check_company_auto = True
 
@@ -84,13 +81,6 @@ class CollectionDispute(models.Model):
         readonly=True,
         tracking=True,
         index=True,
-    )
-    outcome = fields.Selection(
-        selection=DISPUTE_OUTCOMES,
-        tracking=True,
-        copy=False,
-        help="How the dispute was settled. Rejected: the invoices stand and "
-        "their collection resumes at the stage where it stopped.",
     )
     company_id = fields.Many2one(
         comodel_name="res.company",
@@ -172,6 +162,11 @@ class CollectionDispute(models.Model):
     resolution_note = fields.Text(
         string="Resolution", help="What was decided, and why."
     )
+    legal_case_ids = fields.One2many(
+        comodel_name="collection.legal.case",
+        inverse_name="dispute_id",
+        string="Legal Cases",
+    )
     attachment_ids = fields.Many2many(
         comodel_name="ir.attachment",
         relation="collection_dispute_attachment_rel",
@@ -240,6 +235,7 @@ class CollectionDispute(models.Model):
             dispute._check_lines()
         disputes._link_evidence()
         disputes._schedule_deadline_activity()
+        disputes._open_legal_cases()
         disputes._post_each(
             lambda dispute: dispute.env._(
                 "Dispute %(dispute)s opened for %(reason)s: %(amount)s not chased "
@@ -265,7 +261,29 @@ class CollectionDispute(models.Model):
                 dispute._check_lines()
         if "attachment_ids" in vals:
             self._link_evidence()
+        if "reason_id" in vals:
+            self.filtered(lambda dispute: dispute.state == "open")._open_legal_cases()
         return result
+
+    def _open_legal_cases(self):
+        """Hand the disputes whose reason goes to legal over to the legal team,
+        one legal case per dispute."""
+        to_legal = self.filtered(
+            lambda dispute: dispute.to_legal and not dispute.legal_case_ids
+        )
+        if to_legal:
+            self.env["collection.legal.case"].sudo()._create_for_disputes(to_legal)
+
+    def _get_settlement_limits(self):
+        self.ensure_one()
+        limits = defaultdict(float)
+        for line in self.line_ids:
+            limits[line.move_line_id] += line.amount_disputed
+        return {
+            item: min(amount, item.amount_residual_currency)
+            for item, amount in limits.items()
+            if not item.reconciled
+        }
 
     def _check_lines(self):
         self.ensure_one()
@@ -390,13 +408,36 @@ class CollectionDispute(models.Model):
                     disputes=", ".join(without_outcome.mapped("display_name")),
                 )
             )
+        for dispute in self:
+            dispute._check_settlement()
         today = fields.Date.context_today(self)
         for dispute in self:
+            # Days are recorded before a credit note or a write-off lowers the
+            # residual that tells whether the item was disputed in full.
             dispute._record_days_paused(today)
+            dispute._book_settlement()
         self.write({"state": "closed", "date_closed": today})
         self.activity_unlink(["mail.mail_activity_data_todo"])
         self._post_each(lambda dispute: dispute._get_closing_message())
+        for dispute in self:
+            dispute.legal_case_ids.filtered(
+                lambda case: case.state == "open"
+            )._close_with_dispute(dispute)
         return True
+
+    def action_settle_with_plan(self):
+        """Open a new payment plan over the disputed invoices, to settle the
+        dispute by it.
+
+        The dispute's outcome becomes Payment Plan, which lets a plan cover
+        its items while it is still open. Close the dispute once the plan is
+        proposed.
+        """
+        self.ensure_one()
+        self._check_still_open()
+        self.outcome = "plan"
+        items = self.line_ids.move_line_id.filtered(lambda item: not item.reconciled)
+        return self.env["collection.plan"]._action_new_for_lines(items)
 
     def action_cancel(self):
         """Cancel disputes opened by mistake.
@@ -428,13 +469,7 @@ class CollectionDispute(models.Model):
                 amount=self._format_amount(self.amount_disputed),
                 note=self.resolution_note or "",
             )
-        return _(
-            "Dispute %(dispute)s closed: %(outcome)s.",
-            dispute=self.name,
-            outcome=dict(self._fields["outcome"]._description_selection(self.env))[
-                self.outcome
-            ],
-        )
+        return self._get_settlement_message()
 
     def _record_days_paused(self, date_closed):
         """Store on the items disputed in full the overdue days the dispute

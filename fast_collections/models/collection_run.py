@@ -81,6 +81,10 @@ class CollectionRun(models.Model):
     promise_broken_count = fields.Integer(string="Promises Broken", readonly=True)
     plan_completed_count = fields.Integer(string="Plans Completed", readonly=True)
     plan_broken_count = fields.Integer(string="Plans Broken", readonly=True)
+    legal_case_count = fields.Integer(string="Legal Cases Opened", readonly=True)
+    legal_escalated_count = fields.Integer(
+        string="Legal Cases Escalated", readonly=True
+    )
     error_message = fields.Text(readonly=True)
     notice_ids = fields.One2many(
         comodel_name="collection.notice", inverse_name="run_id", string="Notices"
@@ -119,6 +123,7 @@ class CollectionRun(models.Model):
             "promise": _("covered by an open promise to pay"),
             "plan": _("covered by an active payment plan"),
             "dispute": _("disputed for its whole amount"),
+            "legal_claim": _("legal claim filed, out of automatic collection"),
         }
 
     # ------------------------------------------------------------------
@@ -203,6 +208,7 @@ class CollectionRun(models.Model):
                 self._commit_batch()
             self._decide_stages(partners, commit=commit)
             self._act_on_pending(partners, commit=commit)
+            self._hand_over_to_legal(partners)
         except Exception as error:
             if not commit:
                 raise
@@ -227,7 +233,8 @@ class CollectionRun(models.Model):
             "Collection run %s of company %s on %s: %s items evaluated, %s changed "
             "stage, %s skipped, %s notices, %s emails queued, %s letters, "
             "%s activities, %s customers not reached, %s promises kept, "
-            "%s promises broken, %s plans completed, %s plans broken",
+            "%s promises broken, %s plans completed, %s plans broken, "
+            "%s legal cases opened, %s legal cases escalated",
             self.id,
             self.company_id.id,
             self.run_date,
@@ -243,6 +250,8 @@ class CollectionRun(models.Model):
             self.promise_broken_count,
             self.plan_completed_count,
             self.plan_broken_count,
+            self.legal_case_count,
+            self.legal_escalated_count,
         )
 
     @api.model
@@ -357,26 +366,77 @@ class CollectionRun(models.Model):
             self.env["collection.promise"].sudo()._check_promises(self, partners)
         )
         plan_counts = self.env["collection.plan"].sudo()._check_plans(self, partners)
+        escalated_count = (
+            self.env["collection.legal.case"].sudo()._escalate_overdue(self, partners)
+        )
         self.write(
             {
                 "promise_kept_count": promise_counts.get("kept", 0),
                 "promise_broken_count": promise_counts.get("broken", 0),
                 "plan_completed_count": plan_counts.get("completed", 0),
                 "plan_broken_count": plan_counts.get("broken", 0),
+                "legal_escalated_count": escalated_count,
             }
         )
+
+    def _hand_over_to_legal(self, partners):
+        """Put into legal cases the open items whose stage hands them over to
+        legal, once the stage has been acted on.
+
+        An item enters a legal case once: the items of a closed or cancelled
+        case are not handed over again.
+        """
+        self.ensure_one()
+        self.env.flush_all()
+        query = """
+            SELECT DISTINCT history.move_line_id
+              FROM collection_history history
+              JOIN collection_stage stage ON stage.id = history.stage_id
+              JOIN account_move_line aml ON aml.id = history.move_line_id
+             WHERE history.company_id = %(company_id)s
+               AND stage.legal_handover IS TRUE
+               AND history.state IN ('done', 'not_reached')
+               AND aml.reconciled IS NOT TRUE
+               AND NOT EXISTS (
+                       SELECT 1
+                         FROM collection_legal_case_move_line_rel rel
+                        WHERE rel.move_line_id = history.move_line_id
+                   )
+        """
+        params = {"company_id": self.company_id.id}
+        if partners:
+            query += " AND history.partner_id IN %(partner_ids)s"
+            params["partner_ids"] = tuple(partners.ids)
+        self.env.cr.execute(query, params)
+        item_ids = [item_id for (item_id,) in self.env.cr.fetchall()]
+        cases = self.browse()
+        if item_ids:
+            items = self.env["account.move.line"].sudo().browse(item_ids)
+            cases = (
+                self.env["collection.legal.case"]
+                .sudo()
+                ._hand_over_items(self.company_id, items, self.run_date)
+            )
+        self.legal_case_count = len(cases)
 
     def _get_paused_line_ids(self):
         """Return {item id: reason} for the items the run must not escalate.
 
         Items covered by an open promise to pay or by an active payment plan
         of the run's company are paused, and so are items whose open disputes
-        cover their whole residual.
+        cover their whole residual. Items with a legal claim filed are out of
+        the automatic collection for good.
         """
         self.ensure_one()
         self.env.flush_all()
         self.env.cr.execute(
             """
+            SELECT aml.id, 'legal_claim'
+              FROM account_move_line aml
+             WHERE aml.collection_claim_reference IS NOT NULL
+               AND aml.company_id = %(company_id)s
+               AND aml.reconciled IS NOT TRUE
+             UNION ALL
             SELECT rel.move_line_id, 'promise'
               FROM collection_promise_move_line_rel rel
               JOIN collection_promise promise ON promise.id = rel.promise_id
@@ -397,8 +457,9 @@ class CollectionRun(models.Model):
             """,
             {"company_id": self.company_id.id},
         )
-        # In the skip counts a plan outranks a promise, which outranks a dispute.
-        rank = {"plan": 0, "promise": 1, "dispute": 2}
+        # In the skip counts a legal claim outranks a plan, which outranks a
+        # promise, which outranks a dispute.
+        rank = {"legal_claim": -1, "plan": 0, "promise": 1, "dispute": 2}
         paused = {}
         for line_id, reason in self.env.cr.fetchall():
             current = paused.get(line_id)

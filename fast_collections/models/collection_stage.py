@@ -64,6 +64,11 @@ class CollectionStage(models.Model):
         help="Flag the customer as on credit hold. The flag is informative and "
         "is cleared by the run once nothing is overdue.",
     )
+    legal_handover = fields.Boolean(
+        string="Hand Over to Legal",
+        help="Items that reach this stage become a legal case of the customer, "
+        "assigned to a Legal user.",
+    )
     history_count = fields.Integer(compute="_compute_history_count")
 
     def _compute_history_count(self):
@@ -78,7 +83,12 @@ class CollectionStage(models.Model):
     # Odoo checks a constraint only for the fields written. The policy is in
     # every create, so a stage created without any action is caught too.
     @api.constrains(
-        "policy_id", "send_email", "print_letter", "create_activity", "credit_hold"
+        "policy_id",
+        "send_email",
+        "print_letter",
+        "create_activity",
+        "credit_hold",
+        "legal_handover",
     )
     def _check_has_action(self):
         for stage in self:
@@ -87,12 +97,14 @@ class CollectionStage(models.Model):
                 or stage.print_letter
                 or stage.create_activity
                 or stage.credit_hold
+                or stage.legal_handover
             ):
                 raise ValidationError(
                     _(
                         "The collection stage %(stage)s takes no action. Choose at "
                         "least one: send an email, print a letter, schedule an "
-                        "activity or put the customer on credit hold.",
+                        "activity, put the customer on credit hold or hand the items "
+                        "over to legal.",
                         stage=stage.name,
                     )
                 )

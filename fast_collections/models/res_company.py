@@ -38,6 +38,72 @@ class ResCompany(models.Model):
         "granted in payment plans.",
     )
 
+    collection_write_off_account_id = fields.Many2one(
+        comodel_name="account.account",
+        string="Write-Off Account",
+        check_company=True,
+        domain="[('account_type', 'in', ('expense', 'income', 'income_other'))]",
+        help="Account debited by the credit notes that book the debts written "
+        "off after a manager's approval.",
+    )
+    collection_legal_assignment = fields.Selection(
+        selection=[
+            ("round_robin", "Round Robin"),
+            ("least_loaded", "Least Loaded"),
+        ],
+        string="Legal Case Assignment",
+        required=True,
+        default="round_robin",
+        help="How new legal cases are shared among the Legal users of the "
+        "company. Round Robin: each in turn. Least Loaded: the one with the "
+        "fewest open cases.",
+    )
+    collection_legal_leader_id = fields.Many2one(
+        comodel_name="res.users",
+        string="Legal Team Leader",
+        help="Legal user who reassigns legal cases and receives those whose "
+        "deadline has passed.",
+    )
+    collection_legal_days = fields.Integer(
+        string="Days to Work a Legal Case",
+        default=30,
+        help="Days from a stage's hand-over to legal to the deadline of its "
+        "legal case. Cases opened by a dispute take the days of its reason.",
+    )
+    collection_legal_last_user_id = fields.Many2one(
+        comodel_name="res.users",
+        string="Last Legal Assignee",
+        readonly=True,
+        help="Legal user who got the last case, where the round robin resumes.",
+    )
+
+    @api.constrains("collection_legal_days")
+    def _check_collection_legal_days(self):
+        for company in self:
+            if company.collection_legal_days < 1:
+                raise ValidationError(
+                    _(
+                        "The days to work a legal case of %(company)s must be at "
+                        "least 1 (%(days)s given).",
+                        company=company.name,
+                        days=company.collection_legal_days,
+                    )
+                )
+
+    @api.constrains("collection_legal_leader_id")
+    def _check_collection_legal_leader(self):
+        legal_group = "fast_collections.group_collection_legal"
+        for company in self.filtered("collection_legal_leader_id"):
+            if not company.collection_legal_leader_id.has_group(legal_group):
+                raise ValidationError(
+                    _(
+                        "The legal team leader of %(company)s, %(user)s, is not "
+                        "a Legal user. Give them the Legal role first.",
+                        company=company.name,
+                        user=company.collection_legal_leader_id.name,
+                    )
+                )
+
     @api.constrains("collection_plan_max_instalments", "collection_plan_max_months")
     def _check_collection_plan_limits(self):
         for company in self:

@@ -24,3 +24,19 @@ class ResConfigSettings(models.TransientModel):
         related="company_id.collection_reduction_account_id",
         readonly=False,
     )
+    collection_write_off_account_id = fields.Many2one(
+        related="company_id.collection_write_off_account_id",
+        readonly=False,
+    )
+    collection_legal_assignment = fields.Selection(
+        related="company_id.collection_legal_assignment",
+        readonly=False,
+    )
+    collection_legal_leader_id = fields.Many2one(
+        related="company_id.collection_legal_leader_id",
+        readonly=False,
+    )
+    collection_legal_days = fields.Integer(
+        related="company_id.collection_legal_days",
+        readonly=False,
+    )

@@ -61,6 +61,12 @@ class ResPartner(models.Model):
         groups=COLLECTION_GROUPS,
         help="Residual of the open customer invoices, in the company currency.",
     )
+    collection_legal_case_ids = fields.One2many(
+        comodel_name="collection.legal.case",
+        inverse_name="partner_id",
+        string="Legal Cases",
+        groups=COLLECTION_GROUPS,
+    )
     collection_amount_overdue = fields.Monetary(
         string="Total Overdue",
         currency_field="collection_currency_id",

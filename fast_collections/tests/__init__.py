@@ -14,3 +14,4 @@ from . import test_run_safeguards
 from . import test_promise
 from . import test_dispute
 from . import test_payment_plan
+from . import test_legal_case
