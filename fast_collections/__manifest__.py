@@ -15,6 +15,7 @@
         "data/ir_cron_data.xml",
         "data/ir_sequence_data.xml",
         "data/collection_dispute_reason_data.xml",
+        "data/collection_interest_data.xml",
         "report/collection_notice_report.xml",
         "report/collection_plan_report.xml",
         "report/collection_legal_case_report.xml",
@@ -34,6 +35,7 @@
         "views/res_partner_views.xml",
         "views/res_config_settings_views.xml",
         "views/collection_menus.xml",
+        "views/collection_interest_views.xml",
     ],
     "post_init_hook": "post_init_hook",
 }

@@ -9,6 +9,8 @@ from . import collection_promise
 from . import collection_plan
 from . import collection_dispute
 from . import collection_legal_case
+from . import collection_interest
+from . import collection_penalty
 from . import account_move
 from . import account_move_line
 from . import res_company

@@ -1,5 +1,5 @@
-from odoo import _, fields, models
-from odoo.exceptions import UserError
+from odoo import Command, _, fields, models
+from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 
 COLLECTION_GROUPS = (
@@ -37,6 +37,19 @@ class AccountMove(models.Model):
     collection_dispute_count = fields.Integer(
         string="Disputes",
         compute="_compute_collection_dispute_count",
+        groups=COLLECTION_GROUPS,
+    )
+    collection_is_penalty = fields.Boolean(
+        string="Interest and Fees",
+        readonly=True,
+        copy=False,
+        help="Invoice or credit note of late-payment interest and recovery fees "
+        "booked by the collection. No interest is charged on it in turn.",
+    )
+    collection_penalty_ids = fields.One2many(
+        comodel_name="collection.penalty",
+        inverse_name="penalty_move_id",
+        string="Interest and Fees Charged",
         groups=COLLECTION_GROUPS,
     )
 
@@ -173,3 +186,26 @@ class AccountMove(models.Model):
         action["domain"] = [("move_line_ids.move_id", "=", self.id)]
         action["context"] = {}
         return action
+
+    def action_collection_penalty_interest(self):
+        """Open the preview of the interest owed on these invoices."""
+        return self.env["collection.penalty.preview"]._action_open(self, "interest")
+
+    def action_collection_penalty_fee(self):
+        """Open the preview of the recovery fees owed on these invoices."""
+        return self.env["collection.penalty.preview"]._action_open(self, "fee")
+
+    def action_collection_waive_penalties(self):
+        """Open the waiver of these interest and fee invoices."""
+        if not self.env.user.has_group("fast_collections.group_collection_manager"):
+            raise AccessError(
+                _("Only a collections manager can waive interest and fees.")
+            )
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Waive Interest and Fees"),
+            "res_model": "collection.penalty.waive",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_move_ids": [Command.set(self.ids)]},
+        }

@@ -100,6 +100,23 @@ class AccountMoveLine(models.Model):
         copy=False,
         groups=COLLECTION_GROUPS,
     )
+    collection_origin_move_id = fields.Many2one(
+        comodel_name="account.move",
+        string="Charged For Invoice",
+        readonly=True,
+        copy=False,
+        index="btree_not_null",
+        help="Overdue invoice whose late-payment interest or recovery fee this "
+        "line charges.",
+    )
+    collection_interest_date = fields.Date(
+        string="Interest Charged Up To",
+        readonly=True,
+        copy=False,
+        groups=COLLECTION_GROUPS,
+        help="Last day whose late-payment interest has been charged on this "
+        "item. The next charge starts on the day after.",
+    )
     collection_legal_case_ids = fields.Many2many(
         comodel_name="collection.legal.case",
         relation="collection_legal_case_move_line_rel",

@@ -263,6 +263,16 @@ class CollectionDispute(models.Model):
             self._link_evidence()
         if "reason_id" in vals:
             self.filtered(lambda dispute: dispute.state == "open")._open_legal_cases()
+        if {"date_deadline", "reason_id"} & set(vals):
+            for dispute in self:
+                cases = dispute.legal_case_ids.filtered(
+                    lambda case, dispute=dispute: (
+                        case.state == "open"
+                        and case.date_deadline != dispute.date_deadline
+                    )
+                )
+                if cases and dispute.date_deadline:
+                    cases.sudo().date_deadline = dispute.date_deadline
         return result
 
     def _open_legal_cases(self):
@@ -408,6 +418,7 @@ class CollectionDispute(models.Model):
                     disputes=", ".join(without_outcome.mapped("display_name")),
                 )
             )
+        self.check_access("write")
         for dispute in self:
             dispute._check_settlement()
         today = fields.Date.context_today(self)
@@ -416,7 +427,7 @@ class CollectionDispute(models.Model):
             # residual that tells whether the item was disputed in full.
             dispute._record_days_paused(today)
             dispute._book_settlement()
-        self.write({"state": "closed", "date_closed": today})
+        self.sudo().write({"state": "closed", "date_closed": today})
         self.activity_unlink(["mail.mail_activity_data_todo"])
         self._post_each(lambda dispute: dispute._get_closing_message())
         for dispute in self:
@@ -446,7 +457,8 @@ class CollectionDispute(models.Model):
         against the customer as if the dispute had never been opened.
         """
         self._check_still_open(cancelling=True)
-        self.write(
+        self.check_access("write")
+        self.sudo().write(
             {"state": "cancelled", "date_closed": fields.Date.context_today(self)}
         )
         self.activity_unlink(["mail.mail_activity_data_todo"])
@@ -457,6 +469,10 @@ class CollectionDispute(models.Model):
                 dispute=dispute.name,
             )
         )
+        for dispute in self:
+            dispute.legal_case_ids.filtered(
+                lambda case: case.state == "open"
+            )._cancel_with_dispute(dispute)
         return True
 
     def _get_closing_message(self):
@@ -473,10 +489,23 @@ class CollectionDispute(models.Model):
 
     def _record_days_paused(self, date_closed):
         """Store on the items disputed in full the overdue days the dispute
-        lasted, for policies that do not count them."""
+        lasted, for policies that do not count them.
+
+        An item is disputed in full when its open disputes together cover its
+        residual, from the latest of their openings. Once the first of them
+        closes, the rest is chased again, so the days are recorded once.
+        """
         self.ensure_one()
-        for line in self.line_ids:
-            item = line.move_line_id
+        items = self.line_ids.move_line_id
+        open_lines = (
+            self.env["collection.dispute.line"]
+            .sudo()
+            .search([("move_line_id", "in", items.ids), ("state", "=", "open")])
+        )
+        for item in items:
+            item_lines = open_lines.filtered(
+                lambda line, item=item: line.move_line_id == item
+            )
             # An item disputed only in part was chased for the rest meanwhile,
             # so its days in dispute count as usual.
             # NOTE: "in full" is judged on the residual at closing, so an item
@@ -484,13 +513,17 @@ class CollectionDispute(models.Model):
             # disputed in full for the whole dispute.
             if (
                 item.currency_id.compare_amounts(
-                    line.amount_disputed, item.amount_residual_currency
+                    sum(item_lines.mapped("amount_disputed")),
+                    item.amount_residual_currency,
                 )
                 < 0
             ):
                 continue
-            days = days_in_dispute(self.date, date_closed, item.date_maturity)
-            line.days_paused = days
+            start = max(item_lines.dispute_id.mapped("date"))
+            days = days_in_dispute(start, date_closed, item.date_maturity)
+            self.line_ids.filtered(
+                lambda line, item=item: line.move_line_id == item
+            ).days_paused = days
             if days:
                 item.sudo().collection_days_paused += days
 
@@ -714,3 +747,34 @@ class CollectionDisputeLine(models.Model):
                         invoice=move.display_name,
                     )
                 )
+
+
+class AccountMove(models.Model):
+    _inherit = "account.move"
+
+    def button_draft(self):
+        self._check_no_open_dispute()
+        return super().button_draft()
+
+    def button_cancel(self):
+        self._check_no_open_dispute()
+        return super().button_cancel()
+
+    def _check_no_open_dispute(self):
+        """Raise when the invoices are under an open dispute, because the
+        dispute would then settle amounts no longer owed."""
+        lines = (
+            self.env["collection.dispute.line"]
+            .sudo()
+            .search([("move_id", "in", self.ids), ("state", "=", "open")])
+        )
+        if lines:
+            raise UserError(
+                _(
+                    "%(invoices)s is under the open dispute %(disputes)s. Close "
+                    "or cancel the dispute before resetting the invoice to draft "
+                    "or cancelling it.",
+                    invoices=", ".join(lines.move_id.mapped("display_name")),
+                    disputes=", ".join(lines.dispute_id.mapped("name")),
+                )
+            )

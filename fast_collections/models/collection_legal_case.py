@@ -3,7 +3,8 @@ from collections import Counter, defaultdict
 from datetime import timedelta
 
 from odoo import Command, _, api, fields, models
-from odoo.exceptions import AccessError, UserError
+from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.tools import SQL
 
 _logger = logging.getLogger(__name__)
 
@@ -210,6 +211,7 @@ class CollectionLegalCase(models.Model):
     def write(self, vals):
         if "user_id" in vals and not self.env.su:
             self._check_can_reassign()
+            self._check_legal_user(self.env["res.users"].browse(vals["user_id"]))
         previous_users = {case: case.user_id for case in self}
         result = super().write(vals)
         if "user_id" in vals:
@@ -240,6 +242,19 @@ class CollectionLegalCase(models.Model):
                         case=case.name,
                     )
                 )
+
+    def _check_legal_user(self, user):
+        """Raise unless ``user`` is a Legal user the cases may be assigned to."""
+        if user and not user.has_group(LEGAL_GROUP):
+            raise ValidationError(
+                _(
+                    "%(user)s is not a Legal user, so the legal case %(cases)s "
+                    "cannot be assigned to them. Choose a user of the Legal "
+                    "group.",
+                    user=user.name,
+                    cases=", ".join(self.mapped("name")),
+                )
+            )
 
     def _get_covered_moves(self):
         return self.move_line_ids.move_id
@@ -328,13 +343,26 @@ class CollectionLegalCase(models.Model):
         """Return the Legal user the new case goes to, by the company's rule.
 
         With no Legal user, the case goes to the legal team leader, or else to
-        the company's default collector, so that no case is left unowned.
+        the company's default collector, the dispute's collector or the user
+        who opens the case, so that no case is left unowned.
         """
         self.ensure_one()
         company = self.company_id.sudo()
         users = self._get_legal_users()
         if not users:
-            fallback = company.collection_legal_leader_id or company.collection_user_id
+            fallback = next(
+                (
+                    user
+                    for user in (
+                        company.collection_legal_leader_id,
+                        company.collection_user_id,
+                        self.dispute_id.user_id,
+                        self.env.user,
+                    )
+                    if user and user.active and not user.share
+                ),
+                self.env.user,
+            )
             _logger.warning(
                 "Company %s has no Legal user: legal case %s assigned to user %s",
                 company.id,
@@ -409,6 +437,7 @@ class CollectionLegalCase(models.Model):
 
         Return the number of cases escalated.
         """
+        self._reassign_unowned(run, partners)
         domain = [
             ("company_id", "=", run.company_id.id),
             ("state", "=", "open"),
@@ -451,6 +480,28 @@ class CollectionLegalCase(models.Model):
             )
         return len(cases)
 
+    @api.model
+    def _reassign_unowned(self, run, partners):
+        """Assign again the open cases of ``run``'s company whose user was
+        archived or left the company, or that have no user."""
+        domain = [("company_id", "=", run.company_id.id), ("state", "=", "open")]
+        if partners:
+            domain.append(("partner_id", "in", partners.ids))
+        cases = self.search(domain).filtered(
+            lambda case: (
+                not case.user_id
+                or not case.user_id.active
+                or case.company_id not in case.user_id.company_ids
+            )
+        )
+        for case in cases:
+            previous = case.user_id
+            user = case._get_next_legal_user()
+            if user == previous or not user.active:
+                continue
+            case.write({"user_id": user.id})
+        return cases
+
     def _get_escalation_user(self):
         self.ensure_one()
         company = self.company_id
@@ -491,8 +542,10 @@ class CollectionLegalCase(models.Model):
         same outcome, which books it once for both.
         """
         self._check_still_open()
+        self.check_access("write")
         for case in self:
             case._check_settlement()
+            case._check_no_other_dispute()
         for case in self:
             dispute = case.dispute_id
             if dispute.state == "open":
@@ -503,6 +556,49 @@ class CollectionLegalCase(models.Model):
             case._book_settlement()
             case._close()
         return True
+
+    def _check_no_other_dispute(self):
+        """Raise when the case would credit or write off items under an open
+        dispute that the case was not opened for."""
+        self.ensure_one()
+        if self.outcome not in ("credit_note", "write_off"):
+            return
+        lines = (
+            self.env["collection.dispute.line"]
+            .sudo()
+            .search(
+                [
+                    ("move_line_id", "in", self.move_line_ids.ids),
+                    ("state", "=", "open"),
+                    ("dispute_id", "!=", self.dispute_id.id),
+                ]
+            )
+        )
+        if lines:
+            raise UserError(
+                _(
+                    "%(invoices)s of the legal case %(case)s is under the open "
+                    "dispute %(disputes)s. Settle or cancel the dispute first, "
+                    "then close the case.",
+                    invoices=", ".join(lines.move_id.mapped("name")),
+                    case=self.name,
+                    disputes=", ".join(lines.dispute_id.mapped("name")),
+                )
+            )
+
+    def _cancel_with_dispute(self, dispute):
+        """Cancel the cases of ``dispute``, just cancelled."""
+        self.sudo().write(
+            {"state": "cancelled", "date_closed": fields.Date.context_today(self)}
+        )
+        self.activity_unlink(["mail.mail_activity_data_todo"])
+        self._post_each(
+            lambda case: case.env._(
+                "Legal case %(case)s cancelled with its dispute %(dispute)s.",
+                case=case.name,
+                dispute=dispute.name,
+            )
+        )
 
     def _close_with_dispute(self, dispute):
         """Close the cases of ``dispute``, just closed, with its outcome."""
@@ -521,7 +617,8 @@ class CollectionLegalCase(models.Model):
     def action_cancel(self):
         """Cancel cases opened by mistake. Their items stay in collection."""
         self._check_still_open()
-        self.write(
+        self.check_access("write")
+        self.sudo().write(
             {"state": "cancelled", "date_closed": fields.Date.context_today(self)}
         )
         self.activity_unlink(["mail.mail_activity_data_todo"])
@@ -610,3 +707,88 @@ class CollectionLegalCase(models.Model):
                     }
                 )
         return sorted(payments, key=lambda payment: payment["date"])
+
+
+class AccountMove(models.Model):
+    _inherit = "account.move"
+
+    collection_legal_user_ids = fields.Many2many(
+        comodel_name="res.users",
+        string="Legal Users",
+        compute="_compute_collection_legal_user_ids",
+        search="_search_collection_legal_user_ids",
+        help="Users who may read the entry for a legal case: the lawyers of "
+        "the customer's cases in the entry's company, and the company's legal "
+        "team leader. Only customer invoices, credit notes and payments count.",
+    )
+
+    def _compute_collection_legal_user_ids(self):
+        self.env.flush_all()
+        self.env.cr.execute(self._get_collection_legal_query(move_ids=tuple(self.ids)))
+        legal_moves = self.browse({move_id for (move_id,) in self.env.cr.fetchall()})
+        cases = (
+            self.env["collection.legal.case"]
+            .sudo()
+            .search([("partner_id", "in", legal_moves.commercial_partner_id.ids)])
+        )
+        for move in self:
+            if move not in legal_moves:
+                move.collection_legal_user_ids = False
+                continue
+            move_cases = cases.filtered(
+                lambda case, move=move: (
+                    case.partner_id == move.commercial_partner_id
+                    and case.company_id == move.company_id
+                )
+            )
+            move.collection_legal_user_ids = (
+                move_cases.user_id | move_cases.company_id.collection_legal_leader_id
+            )
+
+    def _search_collection_legal_user_ids(self, operator, value):
+        if operator != "in":
+            raise UserError(
+                _(
+                    "Searching Legal Users with the operator %(operator)s is not "
+                    "supported. Use in.",
+                    operator=operator,
+                )
+            )
+        user_ids = tuple(value) if isinstance(value, list | tuple) else (value,)
+        return [("id", "in", self._get_collection_legal_query(user_ids=user_ids))]
+
+    @api.model
+    def _get_collection_legal_query(self, user_ids=None, move_ids=None):
+        """Return the SQL selecting the customer invoices, credit notes and
+        payments of the customers of legal cases in the entries' company,
+        of the cases of ``user_ids`` or led by them, or among ``move_ids``."""
+        if move_ids is not None:
+            condition = SQL("move.id IN %s", move_ids or (0,))
+        else:
+            condition = SQL(
+                "(legal_case.user_id IN %s"
+                " OR company.collection_legal_leader_id IN %s)",
+                user_ids or (0,),
+                user_ids or (0,),
+            )
+        return SQL(
+            """(
+            SELECT move.id
+              FROM account_move move
+              JOIN collection_legal_case legal_case
+                ON legal_case.partner_id = move.commercial_partner_id
+               AND legal_case.company_id = move.company_id
+              JOIN res_company company ON company.id = legal_case.company_id
+             WHERE %s
+               AND (
+                       move.move_type IN ('out_invoice', 'out_refund', 'out_receipt')
+                       OR EXISTS (
+                           SELECT 1
+                             FROM account_payment payment
+                            WHERE payment.move_id = move.id
+                              AND payment.partner_type = 'customer'
+                       )
+                   )
+            )""",
+            condition,
+        )

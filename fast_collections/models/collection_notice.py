@@ -338,7 +338,11 @@ class CollectionNotice(models.Model):
         for row in rows:
             if paused.get(row["id"], "dispute") != "dispute":
                 continue
-            row["amount_disputed"] = disputed.get(row["id"], 0.0)
+            # Never more than is still owed, so the amount asked is not negative.
+            row["amount_disputed"] = min(
+                disputed.get(row["id"], 0.0),
+                max(row["amount_residual_currency"], 0.0),
+            )
             items_by_partner[row["partner_id"]].append(row)
         return items_by_partner
 

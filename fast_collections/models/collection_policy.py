@@ -1,6 +1,11 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
+from ..rules.interest import (
+    DAY_COUNT_ACTUAL_360,
+    DAY_COUNT_ACTUAL_365,
+    DAY_COUNT_ACTUAL_ACTUAL,
+)
 from ..rules.staging import CATCHUP_CLIMB, CATCHUP_JUMP, StageStep
 
 
@@ -65,6 +70,43 @@ class CollectionPolicy(models.Model):
         "overdue days it lasted are subtracted from the invoice's delay, so its "
         "stage is decided as if the dispute had not taken that time.",
     )
+    interest_scheme_id = fields.Many2one(
+        comodel_name="collection.interest.scheme",
+        ondelete="restrict",
+        help="Late-payment interest charged on the overdue items, by the stages "
+        "that charge interest and from the invoice list. Empty for no interest.",
+    )
+    interest_start_days = fields.Integer(
+        string="Interest From Day",
+        default=1,
+        help="Days after the due date of the first day that bears interest. "
+        "1: interest runs from the day after the due date.",
+    )
+    interest_day_count = fields.Selection(
+        selection=[
+            (DAY_COUNT_ACTUAL_365, "Actual/365"),
+            (DAY_COUNT_ACTUAL_360, "Actual/360"),
+            (DAY_COUNT_ACTUAL_ACTUAL, "Actual/Actual"),
+        ],
+        string="Day Count",
+        required=True,
+        default=DAY_COUNT_ACTUAL_365,
+        help="How days are turned into a fraction of the annual rate. "
+        "Actual/365 and Actual/360 divide the days by 365 or 360. "
+        "Actual/Actual divides the days of each calendar year by its length.",
+    )
+    interest_plan_paused = fields.Boolean(
+        string="No Interest During Payment Plans",
+        help="Items covered by a payment plan bear no interest from the plan's "
+        "acceptance until it is closed.",
+    )
+    compensation_enabled = fields.Boolean(
+        string="Charge 40 EUR Compensation",
+        help="Charge the statutory compensation for recovery costs of 40 EUR "
+        "once per overdue invoice, converted at the invoice date's rate for "
+        "invoices in another currency. The run charges it with the first stage "
+        "reached after the due date.",
+    )
     note = fields.Html(translate=True)
 
     @api.depends("stage_ids")
@@ -115,6 +157,20 @@ class CollectionPolicy(models.Model):
                         "negative (%(days)s). Enter zero or a positive number.",
                         policy=policy.display_name,
                         days=policy.grace_days,
+                    )
+                )
+
+    @api.constrains("interest_start_days")
+    def _check_interest_start_days(self):
+        for policy in self:
+            if policy.interest_start_days < 1:
+                raise ValidationError(
+                    _(
+                        "Interest of the collection policy %(policy)s starts "
+                        "%(days)s days after the due date. Enter at least 1: "
+                        "interest runs from the day after the due date.",
+                        policy=policy.display_name,
+                        days=policy.interest_start_days,
                     )
                 )
 

@@ -85,6 +85,17 @@ class CollectionRun(models.Model):
     legal_escalated_count = fields.Integer(
         string="Legal Cases Escalated", readonly=True
     )
+    penalty_move_count = fields.Integer(
+        string="Interest and Fee Invoices", readonly=True
+    )
+    penalty_amount = fields.Monetary(
+        string="Interest and Fees Charged",
+        currency_field="company_currency_id",
+        readonly=True,
+        help="Total of the interest and fee invoices booked, in the company's "
+        "currency at the run date's rates.",
+    )
+    company_currency_id = fields.Many2one(related="company_id.currency_id")
     error_message = fields.Text(readonly=True)
     notice_ids = fields.One2many(
         comodel_name="collection.notice", inverse_name="run_id", string="Notices"
@@ -208,6 +219,9 @@ class CollectionRun(models.Model):
                 self._commit_batch()
             self._decide_stages(partners, commit=commit)
             self._act_on_pending(partners, commit=commit)
+            self._charge_penalties(partners)
+            if commit:
+                self._commit_batch()
             self._hand_over_to_legal(partners)
         except Exception as error:
             if not commit:
@@ -234,7 +248,8 @@ class CollectionRun(models.Model):
             "stage, %s skipped, %s notices, %s emails queued, %s letters, "
             "%s activities, %s customers not reached, %s promises kept, "
             "%s promises broken, %s plans completed, %s plans broken, "
-            "%s legal cases opened, %s legal cases escalated",
+            "%s legal cases opened, %s legal cases escalated, "
+            "%s interest and fee invoices of %s",
             self.id,
             self.company_id.id,
             self.run_date,
@@ -252,6 +267,8 @@ class CollectionRun(models.Model):
             self.plan_broken_count,
             self.legal_case_count,
             self.legal_escalated_count,
+            self.penalty_move_count,
+            self.penalty_amount,
         )
 
     @api.model
@@ -419,6 +436,79 @@ class CollectionRun(models.Model):
             )
         self.legal_case_count = len(cases)
 
+    # ------------------------------------------------------------------
+    # Interest and fees
+    # ------------------------------------------------------------------
+
+    def _charge_penalties(self, partners):
+        """Charge the interest and fees of the stages the run has acted on.
+
+        Items are charged once their stage has been acted on, once per stage,
+        so a repeated run charges nothing. Interest and fee invoices are
+        chased like other invoices but bear no interest themselves, and
+        paused items (promise, plan, dispute over the whole amount, legal
+        claim) are left for a run after the pause.
+        """
+        self.ensure_one()
+        self.env.flush_all()
+        query = """
+            SELECT aml.id
+              FROM account_move_line aml
+              JOIN account_move move ON move.id = aml.move_id
+              JOIN account_account account ON account.id = aml.account_id
+              JOIN res_partner partner ON partner.id = aml.partner_id
+             WHERE aml.company_id = %(company_id)s
+               AND aml.parent_state = 'posted'
+               AND account.account_type = 'asset_receivable'
+               AND move.move_type IN %(move_types)s
+               AND move.collection_is_penalty IS NOT TRUE
+               AND aml.reconciled IS NOT TRUE
+               AND aml.amount_residual_currency > 0
+               AND aml.date_maturity < %(run_date)s
+               AND EXISTS (
+                       SELECT 1
+                         FROM collection_history history
+                        WHERE history.move_line_id = aml.id
+                          AND history.stage_id = aml.collection_stage_id
+                          AND history.state IN ('done', 'not_reached')
+                   )
+        """
+        params = {
+            "company_id": self.company_id.id,
+            "move_types": CHASED_MOVE_TYPES,
+            "run_date": self.run_date,
+        }
+        if partners:
+            query += " AND partner.commercial_partner_id IN %(partner_ids)s"
+            params["partner_ids"] = tuple(partners.ids)
+        query += " ORDER BY aml.id"
+        self.env.cr.execute(query, params)
+        found_ids = [line_id for (line_id,) in self.env.cr.fetchall()]
+        paused = self._get_paused_line_ids()
+        line_ids = [line_id for line_id in found_ids if line_id not in paused]
+        if not line_ids:
+            return
+        lines = self.env["account.move.line"].sudo().browse(line_ids)
+        invoices = (
+            self.env["collection.penalty"]
+            .sudo()
+            .with_context(tz=self.company_id.partner_id.tz)
+            ._charge_for_run(self, lines, self._get_disputed_amounts())
+        )
+        company = self.company_id
+        amount = sum(
+            invoice.currency_id._convert(
+                invoice.amount_total, company.currency_id, company, self.run_date
+            )
+            for invoice in invoices
+        )
+        self.write(
+            {
+                "penalty_move_count": self.penalty_move_count + len(invoices),
+                "penalty_amount": self.penalty_amount + amount,
+            }
+        )
+
     def _get_paused_line_ids(self):
         """Return {item id: reason} for the items the run must not escalate.
 
@@ -468,16 +558,25 @@ class CollectionRun(models.Model):
         return paused
 
     def _get_disputed_amounts(self):
-        """Return {item id: amount under open disputes} for the run's company."""
+        """Return {item id: amount under open disputes} for the run's company.
+
+        A payment made during a dispute may leave less owed than is disputed:
+        the amount is then capped at what is still owed.
+        """
         self.ensure_one()
         self.env.flush_all()
         self.env.cr.execute(
             """
-            SELECT line.move_line_id, SUM(line.amount_disputed)
+            SELECT line.move_line_id,
+                   LEAST(
+                       SUM(line.amount_disputed),
+                       GREATEST(aml.amount_residual_currency, 0)
+                   )
               FROM collection_dispute_line line
               JOIN collection_dispute dispute ON dispute.id = line.dispute_id
+              JOIN account_move_line aml ON aml.id = line.move_line_id
              WHERE dispute.state = 'open' AND dispute.company_id = %s
-          GROUP BY line.move_line_id
+          GROUP BY line.move_line_id, aml.amount_residual_currency
             """,
             [self.company_id.id],
         )

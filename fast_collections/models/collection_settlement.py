@@ -15,6 +15,30 @@ SETTLEMENT_OUTCOMES = [
 # way to being agreed.
 SETTLING_PLAN_STATES = ("to_approve", "approved", "sent", "active", "completed")
 
+# Fields set by the record's own steps, never by hand: the approval of a
+# write-off, the entries booked and the closing.
+BOOKKEEPING_FIELDS = {
+    "write_off_state",
+    "write_off_approved_by_id",
+    "write_off_requested_by_id",
+    "settlement_move_ids",
+    "state",
+    "date_closed",
+}
+
+# Fields that tell how the record was settled: fixed once it is closed.
+OUTCOME_FIELDS = {
+    "outcome",
+    "amount_settled",
+    "plan_id",
+    "claim_reference",
+    "claim_date",
+    "write_off_state",
+    "write_off_approved_by_id",
+    "write_off_requested_by_id",
+    "settlement_move_ids",
+}
+
 
 class CollectionSettlementMixin(models.AbstractModel):
     """Outcome of a dispute or a legal case, and the entries that book it.
@@ -80,6 +104,81 @@ class CollectionSettlementMixin(models.AbstractModel):
         readonly=True,
         copy=False,
     )
+    write_off_requested_by_id = fields.Many2one(
+        comodel_name="res.users",
+        string="Write-Off Requested By",
+        readonly=True,
+        copy=False,
+    )
+
+    def write(self, vals):
+        if not self.env.su:
+            self._check_outcome_write(vals)
+        # A changed outcome or agreed amount is not what the manager approved,
+        # so the approval of the write-off is withdrawn.
+        withdrawn = self.browse()
+        if "write_off_state" not in vals:
+            withdrawn = self.filtered(
+                lambda record: (
+                    record.write_off_state and record._settlement_changed_by(vals)
+                )
+            )
+        result = super().write(vals)
+        if withdrawn:
+            withdrawn.sudo().write(
+                {
+                    "write_off_state": False,
+                    "write_off_approved_by_id": False,
+                    "write_off_requested_by_id": False,
+                }
+            )
+            for record in withdrawn:
+                record.message_post(
+                    body=_(
+                        "The outcome or the agreed amount of %(record)s changed, "
+                        "so its write-off request or approval was withdrawn. "
+                        "Request the write-off again.",
+                        record=record.name,
+                    )
+                )
+        return result
+
+    def _check_outcome_write(self, vals):
+        """Raise when a user writes the bookkeeping fields, or the outcome of
+        a record that is no longer open."""
+        protected = BOOKKEEPING_FIELDS & set(vals)
+        if protected:
+            raise AccessError(
+                _(
+                    "%(fields)s of %(records)s are set by the record's own steps "
+                    "(request, approval, closing), not by hand.",
+                    fields=", ".join(
+                        self._fields[name].get_description(self.env)["string"]
+                        for name in sorted(protected)
+                    ),
+                    records=", ".join(self.mapped("display_name")),
+                )
+            )
+        if OUTCOME_FIELDS & set(vals):
+            not_open = self.filtered(lambda record: record.state != "open")
+            if not_open:
+                raise UserError(
+                    _(
+                        "%(records)s is already closed or cancelled, so its "
+                        "outcome can no longer be changed.",
+                        records=", ".join(not_open.mapped("display_name")),
+                    )
+                )
+
+    def _settlement_changed_by(self, vals):
+        """Return whether ``vals`` change the outcome or the agreed amount."""
+        self.ensure_one()
+        if "outcome" in vals and vals["outcome"] != self.outcome:
+            return True
+        if "amount_settled" in vals:
+            amount = vals["amount_settled"] or 0.0
+            return bool(self.currency_id.compare_amounts(amount, self.amount_settled))
+        return False
 
     # ------------------------------------------------------------------
     # Items and limits, given by each model
@@ -103,7 +202,20 @@ class CollectionSettlementMixin(models.AbstractModel):
         """Ask a collections manager to approve writing off the amount."""
         for record in self:
             record._check_still_open()
-            record.write({"outcome": "write_off", "write_off_state": "requested"})
+            record.check_access("write")
+            if record.outcome != "write_off":
+                record.outcome = "write_off"
+            # The amount is fixed now, so that the manager approves a known
+            # amount and the record's items changing later does not change it.
+            amount = record._get_write_off_amount()
+            record.sudo().write(
+                {
+                    "amount_settled": amount,
+                    "write_off_state": "requested",
+                    "write_off_approved_by_id": False,
+                    "write_off_requested_by_id": self.env.uid,
+                }
+            )
             record._post_everywhere(
                 _(
                     "Write-off of %(amount)s requested by %(user)s for "
@@ -128,7 +240,15 @@ class CollectionSettlementMixin(models.AbstractModel):
                         record=record.display_name,
                     )
                 )
-            record.write(
+            if not self.env.su and record.write_off_requested_by_id == self.env.user:
+                raise AccessError(
+                    _(
+                        "You requested the write-off of %(record)s, so another "
+                        "collections manager must approve it.",
+                        record=record.display_name,
+                    )
+                )
+            record.sudo().write(
                 {
                     "write_off_state": "approved",
                     "write_off_approved_by_id": self.env.uid,
@@ -249,11 +369,24 @@ class CollectionSettlementMixin(models.AbstractModel):
                     company=self.company_id.name,
                 )
             )
-        if self.currency_id.compare_amounts(self._get_write_off_amount(), 0.0) <= 0:
+        amount = self._get_write_off_amount()
+        if self.currency_id.compare_amounts(amount, 0.0) <= 0:
             raise UserError(
                 _(
                     "Nothing is left to write off on %(record)s.",
                     record=self.display_name,
+                )
+            )
+        limit = sum(self._get_settlement_limits().values())
+        if self.currency_id.compare_amounts(amount, limit) > 0:
+            raise UserError(
+                _(
+                    "The write-off of %(amount)s approved for %(record)s is more "
+                    "than the %(limit)s now in dispute or still owed. Request "
+                    "the write-off again for at most %(limit)s.",
+                    amount=self._format_amount(amount),
+                    record=self.display_name,
+                    limit=self._format_amount(limit),
                 )
             )
 
@@ -268,6 +401,7 @@ class CollectionSettlementMixin(models.AbstractModel):
             "claim_date": self.claim_date,
             "write_off_state": self.write_off_state,
             "write_off_approved_by_id": self.write_off_approved_by_id.id,
+            "write_off_requested_by_id": self.write_off_requested_by_id.id,
             "resolution_note": self.resolution_note,
         }
 
@@ -315,7 +449,7 @@ class CollectionSettlementMixin(models.AbstractModel):
 
     def _book_credit_notes(self):
         """Reverse each invoice for its share of the agreed amount, post the
-        credit notes and reconcile them with the invoices."""
+        credit notes and reconcile them with the items settled."""
         reason = _(
             "Credit agreed in %(record)s: %(outcome)s",
             record=self.name,
@@ -323,7 +457,7 @@ class CollectionSettlementMixin(models.AbstractModel):
         )
         credit_notes = self.env["account.move"]
         for invoice, amounts in self._allocate(self.amount_settled).items():
-            amount = sum(amounts.values())
+            amount = invoice.currency_id.round(sum(amounts.values()))
             credit_note = self._reverse_invoice(invoice, amount, reason)
             self._reconcile_with_items(credit_note, amounts)
             credit_notes |= credit_note
@@ -331,7 +465,7 @@ class CollectionSettlementMixin(models.AbstractModel):
                 body=_(
                     "Credit note %(credit_note)s of %(amount)s booked: %(reason)s",
                     credit_note=credit_note.name,
-                    amount=self._format_amount(amount),
+                    amount=self._format_amount(credit_note.amount_total),
                     reason=reason,
                 )
             )
@@ -341,10 +475,19 @@ class CollectionSettlementMixin(models.AbstractModel):
         """Return the posted credit note of ``amount`` reversing ``invoice``.
 
         The reversal wizard copies the whole invoice, so for a part of it each
-        line's unit price is scaled down, which keeps the taxes proportional.
+        line's unit price is scaled down, which keeps the taxes proportional,
+        and the cents lost to rounding are put on the largest line.
         """
-        # NOTE: scaling the unit prices may leave the credit note a cent away
-        # from the agreed amount when the invoice has several taxed lines.
+        if invoice.state != "posted":
+            raise UserError(
+                _(
+                    "%(invoice)s is no longer posted, so no credit note can be "
+                    "booked on it. Post it again, or close %(record)s with "
+                    "another outcome.",
+                    invoice=invoice.display_name,
+                    record=self.display_name,
+                )
+            )
         # The collector or lawyer agreed the credit, so it is booked whatever
         # the accounting rights of the user who records it.
         move_model = self.env["account.move"].sudo().with_company(invoice.company_id)
@@ -367,22 +510,65 @@ class CollectionSettlementMixin(models.AbstractModel):
         credit_note = move_model.browse(wizard.new_move_ids.ids)
         currency = invoice.currency_id
         if currency.compare_amounts(amount, credit_note.amount_total) < 0:
-            ratio = amount / credit_note.amount_total
-            credit_note.write(
-                {
-                    "invoice_line_ids": [
-                        Command.update(line.id, {"price_unit": line.price_unit * ratio})
-                        for line in credit_note.invoice_line_ids.filtered(
-                            lambda line: line.display_type == "product"
-                        )
-                    ]
-                }
-            )
+            self._scale_credit_note(credit_note, amount)
         credit_note.action_post()
+        # Posting a reversal reconciles it with the earliest open items of the
+        # invoice, which need not be the items settled: undo it, so that the
+        # credit note is reconciled with the settled items only.
+        credit_note.line_ids.filtered(
+            lambda line: line.account_id.account_type == "asset_receivable"
+        ).remove_move_reconcile()
         return credit_note
 
+    def _scale_credit_note(self, credit_note, amount):
+        """Bring the draft ``credit_note`` down to a total of ``amount``."""
+        currency = credit_note.currency_id
+        lines = credit_note.invoice_line_ids.filtered(
+            lambda line: line.display_type == "product"
+        )
+        ratio = amount / credit_note.amount_total
+        credit_note.write(
+            {
+                "invoice_line_ids": [
+                    Command.update(line.id, {"price_unit": line.price_unit * ratio})
+                    for line in lines
+                ]
+            }
+        )
+        # Each unit price is rounded, so the total may miss by a few cents:
+        # the largest line is set to one unit whose price makes up the rest.
+        largest = max(lines, key=lambda line: abs(line.price_total), default=None)
+        for __ in range(4):
+            difference = currency.round(amount - credit_note.amount_total)
+            if not largest or currency.is_zero(difference):
+                break
+            base = largest.price_unit * largest.quantity * (1 - largest.discount / 100)
+            total_per_base = largest.price_total / base if base else 1.0
+            largest.write(
+                {
+                    "quantity": 1.0,
+                    "discount": 0.0,
+                    "price_unit": base + difference / (total_per_base or 1.0),
+                }
+            )
+        difference = currency.round(amount - credit_note.amount_total)
+        tax_line = credit_note.line_ids.filtered("tax_line_id")[:1]
+        if not currency.is_zero(difference) and tax_line:
+            # Taxes rounded per line may skip the last cent: it goes on the tax.
+            sign = -1 if credit_note.is_inbound() else 1
+            tax_line.amount_currency += difference * sign
+        if currency.compare_amounts(credit_note.amount_total, amount):
+            raise UserError(
+                _(
+                    "The credit note for %(invoice)s comes to %(total)s instead "
+                    "of the agreed %(amount)s. Book it by hand from the invoice.",
+                    invoice=credit_note.reversed_entry_id.display_name,
+                    total=self._format_amount(credit_note.amount_total),
+                    amount=self._format_amount(amount),
+                )
+            )
+
     def _reconcile_with_items(self, credit_note, amounts):
-        # Posting a reversal already reconciles it with the invoice it reverses.
         receivable = credit_note.line_ids.filtered(
             lambda line: (
                 line.account_id.account_type == "asset_receivable"
@@ -475,7 +661,10 @@ class CollectionSettlementMixin(models.AbstractModel):
                 "%(record)s closed with a credit note of %(amount)s (%(moves)s), "
                 "reconciled with the invoices. %(note)s",
                 record=self.name,
-                amount=self._format_amount(self.amount_settled),
+                amount=self._format_amount(
+                    sum(self.settlement_move_ids.mapped("amount_total"))
+                    or self.amount_settled
+                ),
                 moves=", ".join(self.settlement_move_ids.mapped("name")),
                 note=self.resolution_note or "",
             )

@@ -1,6 +1,8 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
+from ..rules.interest import FEE_FIXED, FEE_PERCENT
+
 NOTICE_MODEL = "collection.notice"
 # Bound of day offsets and deadlines: ten years either way.
 MAX_DAYS = 3650
@@ -68,6 +70,43 @@ class CollectionStage(models.Model):
         string="Hand Over to Legal",
         help="Items that reach this stage become a legal case of the customer, "
         "assigned to a Legal user.",
+    )
+    charge_interest = fields.Boolean(
+        help="When an item reaches this stage, the run charges the late-payment "
+        "interest accrued since its last charge, under the stage's scheme or "
+        "else the policy's.",
+    )
+    interest_scheme_id = fields.Many2one(
+        comodel_name="collection.interest.scheme",
+        ondelete="restrict",
+        help="Scheme of the interest charged at this stage. Empty to use the "
+        "policy's scheme.",
+    )
+    fee_type = fields.Selection(
+        selection=[(FEE_FIXED, "Fixed amount"), (FEE_PERCENT, "Percentage")],
+        string="Recovery Fee",
+        help="Recovery fee charged once per item when it reaches this stage: a "
+        "fixed amount, or a percentage of the amount overdue. Empty for none.",
+    )
+    fee_amount = fields.Float(
+        digits="Account",
+        help="Fixed fee, in the currency of each invoice.",
+    )
+    fee_percent = fields.Float(
+        string="Fee (%)",
+        digits=(16, 4),
+        help="Fee in percent of the item's amount overdue, disputed part excluded.",
+    )
+    fee_minimum = fields.Float(
+        string="Minimum Fee",
+        digits="Account",
+        help="Lowest percentage fee, in the currency of each invoice.",
+    )
+    fee_maximum = fields.Float(
+        string="Maximum Fee",
+        digits="Account",
+        help="Highest percentage fee, in the currency of each invoice. Zero for "
+        "no maximum.",
     )
     history_count = fields.Integer(compute="_compute_history_count")
 
@@ -186,6 +225,44 @@ class CollectionStage(models.Model):
                         stage=stage.name,
                         days=stage.activity_deadline_days,
                         max=MAX_DAYS,
+                    )
+                )
+
+    @api.constrains(
+        "fee_type", "fee_amount", "fee_percent", "fee_minimum", "fee_maximum"
+    )
+    def _check_fee(self):
+        for stage in self:
+            if (
+                min(
+                    stage.fee_amount,
+                    stage.fee_percent,
+                    stage.fee_minimum,
+                    stage.fee_maximum,
+                )
+                < 0
+            ):
+                raise ValidationError(
+                    _(
+                        "The recovery fee of the collection stage %(stage)s has a "
+                        "negative amount, percentage, minimum or maximum. Enter "
+                        "zero or positive figures.",
+                        stage=stage.name,
+                    )
+                )
+            if (
+                stage.fee_type == FEE_PERCENT
+                and stage.fee_maximum
+                and stage.fee_minimum > stage.fee_maximum
+            ):
+                raise ValidationError(
+                    _(
+                        "The minimum recovery fee of the collection stage "
+                        "%(stage)s (%(minimum)s) is above its maximum "
+                        "(%(maximum)s). Lower the minimum or raise the maximum.",
+                        stage=stage.name,
+                        minimum=stage.fee_minimum,
+                        maximum=stage.fee_maximum,
                     )
                 )
 

@@ -1,5 +1,5 @@
 from odoo import _, api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import UserError, ValidationError
 
 
 class ResCompany(models.Model):
@@ -45,6 +45,21 @@ class ResCompany(models.Model):
         domain="[('account_type', 'in', ('expense', 'income', 'income_other'))]",
         help="Account debited by the credit notes that book the debts written "
         "off after a manager's approval.",
+    )
+    collection_penalty_product_id = fields.Many2one(
+        comodel_name="product.product",
+        string="Interest and Fee Product",
+        check_company=True,
+        help="Product of the lines of the invoices that charge late-payment "
+        "interest and recovery fees.",
+    )
+    collection_penalty_account_id = fields.Many2one(
+        comodel_name="account.account",
+        string="Interest and Fee Account",
+        check_company=True,
+        domain="[('account_type', 'in', ('income', 'income_other'))]",
+        help="Income account credited by the invoices that charge late-payment "
+        "interest and recovery fees.",
     )
     collection_legal_assignment = fields.Selection(
         selection=[
@@ -118,6 +133,28 @@ class ResCompany(models.Model):
                         company=company.name,
                     )
                 )
+
+    def _get_collection_penalty_settings_problem(self):
+        """Return why interest and fees cannot be booked, or an empty string."""
+        self.ensure_one()
+        if not self.collection_penalty_product_id:
+            return _(
+                "%(company)s has no product for interest and fee invoices. Set "
+                "one in the Collections settings.",
+                company=self.name,
+            )
+        if not self.collection_penalty_account_id:
+            return _(
+                "%(company)s has no income account for interest and fee "
+                "invoices. Set one in the Collections settings.",
+                company=self.name,
+            )
+        return ""
+
+    def _check_collection_penalty_settings(self):
+        problem = self._get_collection_penalty_settings_problem()
+        if problem:
+            raise UserError(problem)
 
     @api.model_create_multi
     def create(self, vals_list):

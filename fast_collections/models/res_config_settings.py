@@ -40,3 +40,11 @@ class ResConfigSettings(models.TransientModel):
         related="company_id.collection_legal_days",
         readonly=False,
     )
+    collection_penalty_product_id = fields.Many2one(
+        related="company_id.collection_penalty_product_id",
+        readonly=False,
+    )
+    collection_penalty_account_id = fields.Many2one(
+        related="company_id.collection_penalty_account_id",
+        readonly=False,
+    )

@@ -1,1 +1,2 @@
 from . import staging
+from . import interest

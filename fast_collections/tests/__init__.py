@@ -15,3 +15,5 @@ from . import test_promise
 from . import test_dispute
 from . import test_payment_plan
 from . import test_legal_case
+from . import test_interest_rules
+from . import test_penalty

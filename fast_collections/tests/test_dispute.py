@@ -429,7 +429,7 @@ class TestDispute(CollectionCommon):
         with self.assertRefused(UserError, "Choose the outcome"):
             dispute.action_close()
         with self.assertRefused(ValidationError, "without an outcome"):
-            dispute.write({"state": "closed"})
+            dispute.sudo().write({"state": "closed"})
         self.assertEqual(dispute.state, "open")
 
     def test_rejects_closing_twice(self):
@@ -464,11 +464,16 @@ class TestDispute(CollectionCommon):
             self.reason.with_user(self.collector).resolution_days = 10
 
     def test_legal_reads_and_works_disputes(self):
+        """The lawyer of the dispute's legal case reads and works it."""
+        reason_legal = self.env["collection.dispute.reason"].create(
+            {"name": "Fraud suspected", "resolution_days": 20, "to_legal": True}
+        )
         invoice = self.create_invoice(1000, "2026-03-01")
-        dispute = self.open_dispute(invoice, "2026-03-10")
+        dispute = self.open_dispute(invoice, "2026-03-10", reason=reason_legal)
+        self.assertEqual(dispute.legal_case_ids.user_id, self.legal)
         as_legal = dispute.with_user(self.legal)
         self.assertEqual(as_legal.amount_disputed, 1000)
-        self.assertEqual(as_legal.reason_id.name, "Defective goods")
+        self.assertEqual(as_legal.reason_id.name, "Fraud suspected")
         as_legal.resolution_note = "Delivery note signed by the customer."
         self.assertEqual(
             dispute.resolution_note, "Delivery note signed by the customer."
@@ -492,3 +497,57 @@ class TestDispute(CollectionCommon):
         dispute = self.open_dispute(invoice, "2026-03-10")
         with self.assertRaises(AccessError):
             dispute.with_user(accountant).read(["amount_disputed"])
+
+    # ------------------------------------------------------------------
+    # Amounts paid or split during a dispute
+    # ------------------------------------------------------------------
+
+    def test_notice_caps_disputed_at_owed(self):
+        """A of 1,000 disputed for 600, then 700 paid: the notice shows A
+        disputed for the 300 still owed, asks nothing for it and asks 500
+        for C."""
+        invoice_a = self.create_invoice(1000, "2026-03-01")
+        invoice_c = self.create_invoice(500, "2026-03-01")
+        with freeze_time("2026-03-08"):
+            self.run_collection("2026-03-08")
+        self.open_dispute(invoice_a, "2026-03-09", amounts=[600])
+        self.pay_invoice(invoice_a, 700, "2026-03-10")
+
+        with freeze_time("2026-03-22"):
+            run = self.run_collection("2026-03-22")
+
+        lines = {line.move_id: line for line in run.notice_ids.line_ids}
+        self.assertEqual(lines[invoice_a].amount_disputed, 300)
+        self.assertEqual(lines[invoice_a].amount_asked, 0)
+        self.assertEqual(lines[invoice_c].amount_asked, 500)
+        (total,) = run.notice_ids._get_currency_totals()
+        self.assertEqual(total["disputed"], 300)
+        self.assertEqual(total["net"], 500)
+
+    def test_two_half_disputes_record_days(self):
+        """Two disputes of 500 on an invoice of 1,000, both rejected on 31
+        May: the 82 days the invoice was disputed in full are recorded once."""
+        self.policy.dispute_days_excluded = True
+        invoice = self.create_invoice(1000, "2026-03-01")
+        first = self.open_dispute(invoice, "2026-03-10", amounts=[500])
+        second = self.open_dispute(invoice, "2026-03-10", amounts=[500])
+        with freeze_time("2026-05-31"):
+            first.action_reject()
+            second.action_reject()
+        self.assertEqual(first.line_ids.days_paused, 82)
+        self.assertFalse(second.line_ids.days_paused)
+        self.assertEqual(self.receivable_lines(invoice).collection_days_paused, 82)
+
+    def test_disputed_invoice_not_reset(self):
+        """An invoice under an open dispute cannot be reset to draft or
+        cancelled; once the dispute is cancelled it can."""
+        invoice = self.create_invoice(300, "2026-03-01")
+        dispute = self.open_dispute(invoice, "2026-03-10")
+        with self.assertRefused(UserError, "open dispute"):
+            invoice.button_draft()
+        with self.assertRefused(UserError, "open dispute"):
+            invoice.button_cancel()
+        self.assertEqual(invoice.state, "posted")
+        dispute.action_cancel()
+        invoice.button_draft()
+        self.assertEqual(invoice.state, "draft")

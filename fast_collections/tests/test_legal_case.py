@@ -3,7 +3,7 @@ from datetime import date
 from freezegun import freeze_time
 
 from odoo import Command
-from odoo.exceptions import AccessError, UserError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import Form, new_test_user, tagged
 from odoo.tools import mute_logger
 
@@ -571,3 +571,341 @@ class TestLegalCase(CollectionCommon):
         self.assertEqual(
             invoice.with_user(self.leader).read(["name"])[0]["name"], invoice.name
         )
+
+    # ------------------------------------------------------------------
+    # Write-off approval
+    # ------------------------------------------------------------------
+
+    def open_ordinary_dispute(self, invoice, on_date, amounts=None):
+        return self.open_dispute(
+            invoice,
+            on_date,
+            reason=self.env.ref("fast_collections.dispute_reason_defective"),
+            amounts=amounts,
+        )
+
+    @mute_logger(*ACCESS_LOGGERS)
+    def test_write_off_approval_not_writable(self):
+        """A collector cannot approve a write-off by writing its approval."""
+        invoice = self.create_invoice(1000, "2026-03-01")
+        dispute = self.open_ordinary_dispute(invoice, "2026-03-10")
+        as_collector = dispute.with_user(self.collector)
+        with self.assertRaises(AccessError):
+            as_collector.write({"outcome": "write_off", "write_off_state": "approved"})
+        with self.assertRaises(AccessError):
+            as_collector.write_off_approved_by_id = self.collector
+        as_collector.outcome = "write_off"
+        with self.assertRaisesRegex(UserError, "not approved"):
+            as_collector.action_close()
+        self.assertEqual(invoice.amount_residual, 1000)
+
+    def test_write_off_approval_withdrawn_on_change(self):
+        """Approved for 100, the amount raised to 1,000: the approval is
+        withdrawn and closing is refused until approved again."""
+        invoice = self.create_invoice(1000, "2026-03-01")
+        dispute = self.open_dispute(invoice, "2026-03-10")
+        case = dispute.legal_case_ids.with_user(self.lawyer_a)
+        case.write({"outcome": "write_off", "amount_settled": 100})
+        case.action_request_write_off()
+        case.with_user(self.manager).action_approve_write_off()
+        self.assertEqual(case.write_off_state, "approved")
+
+        case.amount_settled = 1000
+        self.assertFalse(case.write_off_state)
+        self.assertFalse(case.write_off_approved_by_id)
+        with self.assertRaisesRegex(UserError, "not approved"):
+            case.action_close()
+
+        case.action_request_write_off()
+        case.with_user(self.manager).action_approve_write_off()
+        case.outcome = "rejected"
+        case.outcome = "write_off"
+        self.assertFalse(case.write_off_state)
+        self.assertEqual(invoice.amount_residual, 1000)
+
+    @mute_logger(*ACCESS_LOGGERS)
+    def test_write_off_other_manager_approves(self):
+        """A manager who requested a write-off cannot approve it."""
+        invoice = self.create_invoice(1000, "2026-03-01")
+        dispute = self.open_ordinary_dispute(invoice, "2026-03-10")
+        as_manager = dispute.with_user(self.manager)
+        as_manager.action_request_write_off()
+        self.assertEqual(dispute.amount_settled, 1000)
+        with self.assertRaisesRegex(AccessError, "another collections manager"):
+            as_manager.action_approve_write_off()
+        self.assertEqual(dispute.write_off_state, "requested")
+
+    def test_closed_outcome_not_rewritten(self):
+        """The outcome of a closed dispute and of its case is fixed."""
+        invoice = self.create_invoice(1000, "2026-03-01")
+        dispute = self.open_dispute(invoice, "2026-03-10")
+        case = dispute.legal_case_ids
+        dispute.action_reject()
+        for record, user in ((dispute, self.collector), (case, self.lawyer_a)):
+            with self.assertRaisesRegex(UserError, "no longer be changed"):
+                record.with_user(user).write(
+                    {"outcome": "credit_note", "amount_settled": 999}
+                )
+            with self.assertRaisesRegex(UserError, "no longer be changed"):
+                record.with_user(user).claim_reference = "Court 1/2026"
+        self.assertEqual(case.outcome, "rejected")
+
+    # ------------------------------------------------------------------
+    # Credit notes
+    # ------------------------------------------------------------------
+
+    def test_credit_note_exact_amount(self):
+        """The credit note totals the agreed amount to the cent: 1.00 of an
+        invoice of 39.14 with 21% tax, and 123.45 of a USD invoice with 21%,
+        7% and untaxed lines."""
+        tax_21, tax_7 = self.env["account.tax"].create(
+            [
+                {"name": "Sales 21%", "amount": 21, "company_id": self.company.id},
+                {"name": "Sales 7%", "amount": 7, "company_id": self.company.id},
+            ]
+        )
+        usd = self.setup_other_currency("USD", rates=[("2020-01-01", 1.37)])
+        cases = (
+            (
+                self.company.currency_id,
+                [(10.01, 3, tax_21), (0.33, 7, tax_21)],
+                1.00,
+            ),
+            (usd, [(333.33, 3, tax_21), (77.77, 1, tax_7), (12.34, 7, None)], 123.45),
+        )
+        for currency, lines, agreed in cases:
+            with self.subTest(agreed=agreed):
+                invoice = self.env["account.move"].create(
+                    {
+                        "move_type": "out_invoice",
+                        "partner_id": self.customer.id,
+                        "invoice_date": "2026-02-01",
+                        "invoice_date_due": "2026-03-01",
+                        "currency_id": currency.id,
+                        "invoice_line_ids": [
+                            Command.create(
+                                {
+                                    "name": "Goods",
+                                    "price_unit": price,
+                                    "quantity": quantity,
+                                    "tax_ids": [Command.set(tax.ids if tax else [])],
+                                }
+                            )
+                            for price, quantity, tax in lines
+                        ],
+                    }
+                )
+                invoice.action_post()
+                total = invoice.amount_total
+                dispute = self.open_ordinary_dispute(invoice, "2026-03-10")
+                dispute.write({"outcome": "credit_note", "amount_settled": agreed})
+                dispute.action_close()
+                credit_note = dispute.settlement_move_ids
+                self.assertEqual(credit_note.currency_id, currency)
+                self.assertAlmostEqual(credit_note.amount_total, agreed, places=2)
+                self.assertEqual(credit_note.payment_state, "paid")
+                self.assertAlmostEqual(
+                    invoice.amount_residual, total - agreed, places=2
+                )
+                booked = [
+                    body
+                    for body in invoice.message_ids.mapped("body")
+                    if credit_note.name in body and "booked" in body
+                ]
+                self.assertIn(f"{agreed:,.2f}", booked[0])
+
+    def test_credit_note_on_disputed_instalment(self):
+        """1,000 on a 50/50 term, the second instalment disputed for 200: the
+        credit note of 200 settles the second instalment, not the first."""
+        term = self.env["account.payment.term"].create(
+            {
+                "name": "Half now, half in 30 days",
+                "line_ids": [
+                    Command.create(
+                        {"value": "percent", "value_amount": 50, "nb_days": days}
+                    )
+                    for days in (0, 30)
+                ],
+            }
+        )
+        invoice = self.create_invoice(
+            1000, "2026-01-01", invoice_date="2026-01-01", payment_term=term
+        )
+        first, second = self.receivable_lines(invoice)
+        with freeze_time("2026-02-10"):
+            action = invoice.action_collection_dispute()
+            form = Form(
+                self.env["collection.dispute"].with_context(**action["context"])
+            )
+            form.reason_id = self.env.ref("fast_collections.dispute_reason_defective")
+            form.line_ids.remove(0)
+            with form.line_ids.edit(0) as line:
+                line.amount_disputed = 200
+            dispute = form.save()
+        dispute.write({"outcome": "credit_note", "amount_settled": 200})
+        dispute.action_close()
+        self.assertEqual(first.amount_residual, 500)
+        self.assertEqual(second.amount_residual, 300)
+        self.assertEqual(dispute.settlement_move_ids.amount_residual, 0)
+
+    # ------------------------------------------------------------------
+    # Cases and their disputes
+    # ------------------------------------------------------------------
+
+    def test_cancelled_dispute_cancels_case(self):
+        invoice = self.create_invoice(1000, "2026-03-01")
+        dispute = self.open_dispute(invoice, "2026-03-10")
+        case = dispute.legal_case_ids
+        dispute.action_cancel()
+        self.assertEqual(case.state, "cancelled")
+        self.assertFalse(self.todo_activities(case))
+        self.assertIn("cancelled with its dispute", case.message_ids[0].body)
+
+    def test_case_deadline_follows_dispute(self):
+        invoice = self.create_invoice(1000, "2026-03-01")
+        dispute = self.open_dispute(invoice, "2026-03-10")
+        dispute.date_deadline = "2026-04-30"
+        self.assertEqual(dispute.legal_case_ids.date_deadline, date(2026, 4, 30))
+
+    def test_handover_credit_refused_over_open_dispute(self):
+        """A hand-over case is not credited while a dispute on its invoice is
+        open."""
+        invoice = self.create_invoice(1000, "2024-01-01")
+        self.hand_over(invoice)
+        case = self.case_model.search([("partner_id", "=", self.customer.id)])
+        dispute = self.open_ordinary_dispute(invoice, "2024-03-21", amounts=[300])
+        as_lawyer = case.with_user(case.user_id)
+        as_lawyer.write({"outcome": "credit_note", "amount_settled": 1000})
+        with self.assertRaisesRegex(UserError, dispute.name):
+            as_lawyer.action_close()
+        self.assertEqual(invoice.amount_residual, 1000)
+
+        dispute.action_reject()
+        as_lawyer.action_close()
+        self.assertEqual(invoice.amount_residual, 0)
+
+    # ------------------------------------------------------------------
+    # Owners
+    # ------------------------------------------------------------------
+
+    def test_case_not_assigned_outside_legal(self):
+        dispute = self.open_dispute(
+            self.create_invoice(100, "2026-03-01"), "2026-03-10"
+        )
+        case = dispute.legal_case_ids
+        with self.assertRaisesRegex(ValidationError, "not a Legal user"):
+            case.with_user(self.leader).user_id = self.collector
+        self.assertEqual(case.user_id, self.lawyer_a)
+
+    def test_case_owned_without_legal_or_collector(self):
+        """With no Legal user, leader or default collector, the case goes to
+        the dispute's collector."""
+        self.company.write(
+            {"collection_legal_leader_id": False, "collection_user_id": False}
+        )
+        (self.lawyer_a | self.lawyer_b | self.leader).active = False
+        with mute_logger("odoo.addons.fast_collections.models.collection_legal_case"):
+            dispute = self.open_dispute(
+                self.create_invoice(100, "2026-03-01"), "2026-03-10"
+            )
+        self.assertEqual(dispute.user_id, self.collector)
+        self.assertEqual(dispute.legal_case_ids.user_id, self.collector)
+
+    def test_run_reassigns_archived_lawyer_cases(self):
+        dispute = self.open_dispute(
+            self.create_invoice(100, "2026-03-01"), "2026-03-10"
+        )
+        case = dispute.legal_case_ids
+        self.assertEqual(case.user_id, self.lawyer_a)
+        self.lawyer_a.active = False
+        with freeze_time("2026-03-15"):
+            self.run_collection("2026-03-15")
+        self.assertIn(case.user_id, self.lawyer_b | self.leader)
+        self.assertEqual(self.todo_activities(case).user_id, case.user_id)
+
+    # ------------------------------------------------------------------
+    # What Legal users read and work
+    # ------------------------------------------------------------------
+
+    @mute_logger(*ACCESS_LOGGERS)
+    def test_legal_without_case_reads_no_dispute(self):
+        """A lawyer with no case sees no dispute, promise or plan, and cannot
+        close a dispute."""
+        invoice = self.create_invoice(1000, "2026-03-01")
+        dispute = self.open_ordinary_dispute(invoice, "2026-03-10")
+        other = self.create_invoice(500, "2026-03-01")
+        with freeze_time("2026-03-10"):
+            self.env["collection.promise"].create(
+                {
+                    "move_line_ids": [Command.set(self.receivable_lines(other).ids)],
+                    "date_promised": "2026-03-20",
+                    "amount": 500,
+                }
+            )
+        env = self.env(user=self.lawyer_a)
+        for model in (
+            "collection.dispute",
+            "collection.dispute.line",
+            "collection.promise",
+            "collection.plan",
+            "collection.plan.line",
+        ):
+            self.assertFalse(env[model].search([]), model)
+        with self.assertRaises(AccessError):
+            dispute.with_user(self.lawyer_a).write(
+                {"outcome": "credit_note", "amount_settled": 900}
+            )
+        with self.assertRaises(AccessError):
+            dispute.with_user(self.lawyer_a).action_reject()
+        self.assertEqual(dispute.state, "open")
+
+    @mute_logger(*ACCESS_LOGGERS)
+    def test_lawyer_reads_not_closes_collector_dispute(self):
+        """The lawyer of a case reads the customer's other disputes, but
+        closes only the disputes handed over to them; a collector who is
+        also a Legal user sees every dispute."""
+        invoice = self.create_invoice(1000, "2024-01-01")
+        self.hand_over(invoice)
+        case = self.case_model.search([("partner_id", "=", self.customer.id)])
+        lawyer = case.user_id
+        other = self.create_invoice(800, "2024-03-01")
+        dispute = self.open_ordinary_dispute(other, "2024-03-21")
+        as_lawyer = dispute.with_user(lawyer)
+        self.assertEqual(as_lawyer.amount_disputed, 800)
+        with self.assertRaises(AccessError):
+            as_lawyer.write({"outcome": "credit_note", "amount_settled": 800})
+        with self.assertRaises(AccessError):
+            as_lawyer.action_cancel()
+        self.assertEqual(other.amount_residual, 800)
+
+        self.collector.sudo().groups_id |= self.env.ref(
+            "fast_collections.group_collection_legal"
+        )
+        third = self.open_ordinary_dispute(
+            self.create_invoice(700, "2024-03-01", partner=self.other_customer),
+            "2024-03-21",
+        )
+        disputes = self.env["collection.dispute"].with_user(self.collector).search([])
+        self.assertIn(third, disputes)
+
+    @mute_logger(*ACCESS_LOGGERS)
+    def test_legal_reads_customer_invoices_of_case_company(self):
+        """The lawyer reads the customer's invoices in the case's company,
+        not its vendor bills nor its invoices in another company."""
+        company_b = self.setup_other_company(name="Company B")["company"]
+        self.lawyer_a.sudo().company_ids |= company_b
+        invoice = self.create_invoice(1000, "2026-03-01")
+        invoice_b = self.create_invoice(555, "2026-03-01", company=company_b)
+        bill = self.init_invoice(
+            "in_invoice", partner=self.customer, amounts=[42], post=True
+        )
+        self.open_dispute(invoice, "2026-03-10")
+        moves = (
+            self.env["account.move"]
+            .with_user(self.lawyer_a)
+            .with_context(allowed_company_ids=[self.company.id, company_b.id])
+            .search([])
+        )
+        self.assertIn(invoice, moves)
+        self.assertNotIn(bill, moves)
+        self.assertNotIn(invoice_b, moves)

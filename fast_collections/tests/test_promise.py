@@ -389,7 +389,19 @@ class TestPromise(CollectionCommon):
         )
         invoice = self.create_invoice(1000, "2026-03-01")
         promise = self.record_promise(invoice, 1000, "2026-04-30", "2026-03-10")
-        self.assertEqual(promise.with_user(legal).amount, 1000)
+        # A Legal user reads the promises of the customers of their cases only.
+        with self.assertRaises(AccessError):
+            promise.with_user(legal).read(["amount"])
+        self.env["collection.legal.case"].create(
+            {
+                "origin": "stage",
+                "partner_id": self.customer.id,
+                "user_id": legal.id,
+                "date_deadline": "2026-04-30",
+            }
+        )
+        (values,) = promise.with_user(legal).read(["amount"])
+        self.assertEqual(values["amount"], 1000)
         other_invoice = self.create_invoice(500, "2026-03-01")
         with self.assertRaises(AccessError):
             self.record_promise(

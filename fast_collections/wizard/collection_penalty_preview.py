@@ -1,0 +1,251 @@
+from odoo import Command, _, api, fields, models
+from odoo.exceptions import UserError
+
+from ..models.collection_penalty import PENALTY_KINDS
+
+
+class CollectionPenaltyPreview(models.TransientModel):
+    """Interest or fees owed on selected invoices, booked once confirmed."""
+
+    _name = "collection.penalty.preview"
+    _description = "Interest and Fee Preview"
+
+    mode = fields.Selection(
+        selection=[("interest", "Interest"), ("fee", "Recovery Fees")],
+        required=True,
+        readonly=True,
+    )
+    date = fields.Date(
+        string="Charged On",
+        required=True,
+        readonly=True,
+        help="Date of the invoices booked and last day of interest charged.",
+    )
+    line_ids = fields.One2many(
+        comodel_name="collection.penalty.preview.line",
+        inverse_name="preview_id",
+        string="Charges",
+    )
+
+    @api.model
+    def _action_open(self, moves, mode):
+        """Compute what ``moves`` owe in interest (``mode`` "interest") or in
+        fees ("fee") and open the preview."""
+        today = fields.Date.context_today(self)
+        lines = self._get_overdue_lines(moves, today)
+        if mode == "interest":
+            values = self._prepare_interest_lines(lines, today)
+        else:
+            values = self._prepare_fee_lines(lines)
+        if not values:
+            raise UserError(
+                _(
+                    "Nothing is left to charge on %(invoices)s: what they owe "
+                    "up to %(date)s has already been charged.",
+                    invoices=", ".join(moves.mapped("display_name")),
+                    date=fields.Date.to_string(today),
+                )
+            )
+        preview = self.create(
+            {
+                "mode": mode,
+                "date": today,
+                "line_ids": [Command.create(line_values) for line_values in values],
+            }
+        )
+        title = (
+            _("Compute Penalty Interest")
+            if mode == "interest"
+            else _("Charge Recovery Fee")
+        )
+        return {
+            "type": "ir.actions.act_window",
+            "name": title,
+            "res_model": self._name,
+            "res_id": preview.id,
+            "view_mode": "form",
+            "target": "new",
+        }
+
+    @api.model
+    def _get_overdue_lines(self, moves, today):
+        for move in moves:
+            if (
+                move.state != "posted"
+                or move.move_type not in ("out_invoice", "out_receipt")
+                or move.collection_is_penalty
+            ):
+                raise UserError(
+                    _(
+                        "%(entry)s is not a posted customer invoice. Interest "
+                        "and fees are charged on posted customer invoices only, "
+                        "not on other entries nor on interest and fee invoices.",
+                        entry=move.display_name,
+                    )
+                )
+        lines = moves.line_ids.filtered(
+            lambda line: (
+                line.account_id.account_type == "asset_receivable"
+                and not line.reconciled
+            )
+        )
+        if not lines:
+            raise UserError(
+                _(
+                    "%(invoices)s are paid, so no interest or fee is owed.",
+                    invoices=", ".join(moves.mapped("display_name")),
+                )
+            )
+        not_due = lines.filtered(lambda line: line.date_maturity >= today)
+        if not_due:
+            raise UserError(
+                _(
+                    "%(invoice)s is not overdue: it is due on %(date)s, and "
+                    "interest and fees run only from the day after the due "
+                    "date. Leave it out of the selection.",
+                    invoice=not_due[0].move_id.display_name,
+                    date=fields.Date.to_string(not_due[0].date_maturity),
+                )
+            )
+        return lines.sorted(lambda line: (line.move_id.id, line.date_maturity))
+
+    @api.model
+    def _get_line_policy(self, line):
+        penalty_model = self.env["collection.penalty"]
+        policy = penalty_model._get_policy(line.partner_id, line.company_id)
+        if not policy:
+            raise UserError(
+                _(
+                    "%(customer)s has no active collection policy, so no "
+                    "interest or fee applies. Set a default policy in the "
+                    "Collections settings.",
+                    customer=line.partner_id.commercial_partner_id.display_name,
+                )
+            )
+        return policy
+
+    def _prepare_interest_lines(self, lines, today):
+        penalty_model = self.env["collection.penalty"].sudo()
+        inputs = penalty_model._get_interest_inputs(lines)
+        values = []
+        for line in lines:
+            policy = self._get_line_policy(line)
+            scheme = line.sudo().collection_stage_id.interest_scheme_id or (
+                policy.interest_scheme_id
+            )
+            if not scheme:
+                raise UserError(
+                    _(
+                        "The collection policy %(policy)s of %(customer)s has no "
+                        "interest scheme. Choose one on the policy first.",
+                        policy=policy.display_name,
+                        customer=line.partner_id.commercial_partner_id.display_name,
+                    )
+                )
+            charge, result = penalty_model._prepare_interest(
+                line, policy, scheme, today, inputs
+            )
+            if charge:
+                charge["days"] = (charge["date_to"] - charge["date_from"]).days + 1
+                values.append(self._prepare_preview_line(charge))
+            elif result.missing_from:
+                raise UserError(
+                    _(
+                        "The interest scheme %(scheme)s has no reference rate "
+                        "for %(date)s. Add the rate of that period first.",
+                        scheme=scheme.name,
+                        date=fields.Date.to_string(result.missing_from),
+                    )
+                )
+        return values
+
+    def _prepare_fee_lines(self, lines):
+        penalty_model = self.env["collection.penalty"].sudo()
+        item_keys, invoice_keys = penalty_model._get_charged_keys(lines)
+        disputed = lines._get_collection_disputed_amounts()
+        values = []
+        for line in lines:
+            policy = self._get_line_policy(line)
+            stage = line.sudo().collection_stage_id
+            if stage and (line.id, "fee", stage.id) not in item_keys:
+                overdue = line.amount_residual_currency - disputed.get(line.id, 0.0)
+                fee = penalty_model._prepare_fee(line, stage, overdue)
+                if fee:
+                    values.append(self._prepare_preview_line(fee))
+            if (
+                policy.compensation_enabled
+                and (line.move_id.id, "compensation") not in invoice_keys
+            ):
+                invoice_keys.add((line.move_id.id, "compensation"))
+                compensation = penalty_model._prepare_compensation(line)
+                values.append(self._prepare_preview_line(compensation))
+        return values
+
+    def _prepare_preview_line(self, charge):
+        fields_kept = set(self.env["collection.penalty.preview.line"]._fields)
+        return {key: value for key, value in charge.items() if key in fields_kept}
+
+    def action_confirm(self):
+        """Book the selected charges and show the invoices booked."""
+        self.ensure_one()
+        selected = self.line_ids.filtered("selected")
+        if not selected:
+            raise UserError(_("Select at least one charge to book."))
+        charges = [line._prepare_charge() for line in selected]
+        invoices = self.env["collection.penalty"]._book(charges, self.date)
+        if not invoices:
+            return {"type": "ir.actions.act_window_close"}
+        action = self.env["ir.actions.actions"]._for_xml_id(
+            "account.action_move_out_invoice_type"
+        )
+        action["domain"] = [("id", "in", invoices.ids)]
+        action["context"] = {}
+        if len(invoices) == 1:
+            action["views"] = [(False, "form")]
+            action["res_id"] = invoices.id
+        return action
+
+
+class CollectionPenaltyPreviewLine(models.TransientModel):
+    """Interest or fee that one overdue item owes."""
+
+    _name = "collection.penalty.preview.line"
+    _description = "Interest and Fee Preview Line"
+
+    preview_id = fields.Many2one(
+        comodel_name="collection.penalty.preview", required=True, ondelete="cascade"
+    )
+    selected = fields.Boolean(string="Charge", default=True)
+    kind = fields.Selection(selection=PENALTY_KINDS, required=True, readonly=True)
+    label = fields.Char(string="Description", readonly=True)
+    move_line_id = fields.Many2one(
+        comodel_name="account.move.line", required=True, readonly=True
+    )
+    move_id = fields.Many2one(related="move_line_id.move_id", string="Invoice")
+    company_id = fields.Many2one(comodel_name="res.company", readonly=True)
+    partner_id = fields.Many2one(
+        comodel_name="res.partner", string="Customer", readonly=True
+    )
+    stage_id = fields.Many2one(comodel_name="collection.stage", readonly=True)
+    date_from = fields.Date(string="From", readonly=True)
+    date_to = fields.Date(string="To", readonly=True)
+    days = fields.Integer(readonly=True)
+    detail = fields.Text(string="Periods, Bases and Rates", readonly=True)
+    currency_id = fields.Many2one(comodel_name="res.currency", readonly=True)
+    amount = fields.Monetary(readonly=True)
+
+    def _prepare_charge(self):
+        self.ensure_one()
+        return {
+            "kind": self.kind,
+            "label": self.label,
+            "move_line_id": self.move_line_id.id,
+            "company_id": self.company_id.id,
+            "partner_id": self.partner_id.id,
+            "stage_id": self.stage_id.id,
+            "date_from": self.date_from,
+            "date_to": self.date_to,
+            "detail": self.detail,
+            "currency_id": self.currency_id.id,
+            "amount": self.amount,
+        }
