@@ -228,6 +228,9 @@ class CollectionPenalty(models.Model):
     def _format_segments(self, result, currency):
         lines = []
         for segment in result.segments:
+            # Formatted outside _(): the message extractor cannot read an
+            # f-string among the arguments of _().
+            rate = f"{segment.rate:.2f}"
             lines.append(
                 _(
                     "%(start)s to %(end)s: %(days)s days on %(base)s at "
@@ -238,7 +241,7 @@ class CollectionPenalty(models.Model):
                     base=formatLang(
                         self.env, float(segment.base), currency_obj=currency
                     ),
-                    rate=f"{segment.rate:.2f}",
+                    rate=rate,
                     interest=formatLang(
                         self.env, float(segment.interest), currency_obj=currency
                     ),
