@@ -165,14 +165,55 @@ class CollectionInterestRate(models.Model):
     @api.constrains("date_from", "date_to", "reference_rate", "scheme_id")
     def _check_table(self):
         for scheme in self.scheme_id:
-            periods = {
+            # A list, not a set: two identical rows are an overlap.
+            periods = [
                 RatePeriod(row.date_from, row.date_to, Decimal(str(row.reference_rate)))
                 for row in scheme.rate_ids
-            }
+            ]
             for kind, period, other in find_table_problems(periods):
                 raise ValidationError(
                     self._get_table_problem_message(scheme, kind, period, other)
                 )
+
+    def unlink(self):
+        self._check_unlink()
+        return super().unlink()
+
+    def _check_unlink(self):
+        """Refuse deleting a row whose days have been charged, or one that
+        leaves a gap between the other rows of its table."""
+        penalties = self.env["collection.penalty"].sudo()
+        for row in self:
+            charged = penalties.search_count(
+                [
+                    ("scheme_id", "=", row.scheme_id.id),
+                    ("kind", "=", "interest"),
+                    ("date_from", "<=", row.date_to),
+                    ("date_to", ">=", row.date_from),
+                ],
+                limit=1,
+            )
+            if charged:
+                raise ValidationError(
+                    _(
+                        "Interest has been charged at the reference rate from "
+                        "%(start)s to %(end)s of the interest scheme %(scheme)s, "
+                        "so the rate cannot be deleted.",
+                        start=fields.Date.to_string(row.date_from),
+                        end=fields.Date.to_string(row.date_to),
+                        scheme=row.scheme_id.name,
+                    )
+                )
+        for scheme in self.scheme_id:
+            periods = [
+                RatePeriod(row.date_from, row.date_to, Decimal(str(row.reference_rate)))
+                for row in scheme.rate_ids - self
+            ]
+            for kind, period, other in find_table_problems(periods):
+                if kind == "gap":
+                    raise ValidationError(
+                        self._get_table_problem_message(scheme, kind, period, other)
+                    )
 
     def _get_table_problem_message(self, scheme, kind, period, other):
         values = {

@@ -7,7 +7,12 @@ from odoo import Command, _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import format_date, formatLang
 
-from ..rules.interest import BaseChange, compute_fee, compute_interest
+from ..rules.interest import (
+    BaseChange,
+    compute_fee,
+    compute_interest,
+    payment_change,
+)
 
 _logger = logging.getLogger(__name__)
 
@@ -70,6 +75,13 @@ class CollectionPenalty(models.Model):
         ondelete="set null",
         help="Collection run that charged it, empty when charged by hand.",
     )
+    scheme_id = fields.Many2one(
+        comodel_name="collection.interest.scheme",
+        string="Interest Scheme",
+        index="btree_not_null",
+        readonly=True,
+        ondelete="restrict",
+    )
     date = fields.Date(string="Charged On", required=True, readonly=True)
     date_from = fields.Date(string="Interest From", readonly=True)
     date_to = fields.Date(string="Interest To", readonly=True)
@@ -123,14 +135,20 @@ class CollectionPenalty(models.Model):
 
     @api.model
     def _get_interest_inputs(self, lines):
-        """Return {item id: (base changes, plan periods)} for ``lines``.
+        """Return {item id: (base changes, plan periods, paid on)} for
+        ``lines``, where ``paid on`` is the day of a paid item's final payment,
+        else None.
 
         The base changes are the payments and credit notes reconciled with the
-        item, from the day of the reconciliation, and the amounts under
-        dispute while each dispute was open. Plan periods ``[start, end)``
-        run from a plan's acceptance to its closing.
+        item, from the day after the reconciliation (the day of payment still
+        bears interest on the amount paid), and the amounts under dispute
+        while each dispute was open; a cancelled dispute, opened by mistake,
+        pauses nothing. Plan periods ``[start, end)`` run from a plan's
+        acceptance to its closing, for plans honoured only: the days of a
+        broken or cancelled plan bear interest.
         """
-        inputs = {line.id: ([], []) for line in lines}
+        paid_dates = self._get_paid_dates(lines)
+        inputs = {line.id: ([], [], paid_dates.get(line.id)) for line in lines}
         if not lines:
             return inputs
         self.env.flush_all()
@@ -145,7 +163,7 @@ class CollectionPenalty(models.Model):
             [line_ids],
         )
         for line_id, paid_date, amount in self.env.cr.fetchall():
-            inputs[line_id][0].append(BaseChange(paid_date, -_decimal(amount)))
+            inputs[line_id][0].append(payment_change(paid_date, _decimal(amount)))
         self.env.cr.execute(
             """
             SELECT line.move_line_id, dispute.date, dispute.date_closed,
@@ -153,6 +171,7 @@ class CollectionPenalty(models.Model):
               FROM collection_dispute_line line
               JOIN collection_dispute dispute ON dispute.id = line.dispute_id
              WHERE line.move_line_id IN %s
+               AND dispute.state != 'cancelled'
             """,
             [line_ids],
         )
@@ -166,7 +185,9 @@ class CollectionPenalty(models.Model):
             SELECT rel.move_line_id, plan.date_accepted::date, plan.date_closed
               FROM collection_plan_move_line_rel rel
               JOIN collection_plan plan ON plan.id = rel.plan_id
-             WHERE rel.move_line_id IN %s AND plan.date_accepted IS NOT NULL
+             WHERE rel.move_line_id IN %s
+               AND plan.date_accepted IS NOT NULL
+               AND plan.state IN ('active', 'completed')
             """,
             [line_ids],
         )
@@ -175,55 +196,134 @@ class CollectionPenalty(models.Model):
             inputs[line_id][1].append((date_accepted, end))
         return inputs
 
+    @api.model
+    def _get_paid_dates(self, lines):
+        """Return {item id: day of its final payment} for the paid ``lines``."""
+        paid = lines.filtered("reconciled")
+        if not paid:
+            return {}
+        self.env.flush_all()
+        self.env.cr.execute(
+            """
+            SELECT debit_move_id, MAX(max_date)
+              FROM account_partial_reconcile
+             WHERE debit_move_id IN %s
+          GROUP BY debit_move_id
+            """,
+            [tuple(paid.ids)],
+        )
+        return dict(self.env.cr.fetchall())
+
+    @api.model
+    def _get_charged_interest(self, lines):
+        """Return {item id: interest already charged on it}, waived charges
+        included, since a waiver forgives them."""
+        if not lines:
+            return {}
+        self.env.flush_all()
+        self.env.cr.execute(
+            """
+            SELECT move_line_id, SUM(amount)
+              FROM collection_penalty
+             WHERE kind = 'interest' AND move_line_id IN %s
+          GROUP BY move_line_id
+            """,
+            [tuple(lines.ids)],
+        )
+        return {line_id: _decimal(amount) for line_id, amount in self.env.cr.fetchall()}
+
+    @api.model
+    def _lock_items(self, lines):
+        """Lock ``lines`` until the end of the transaction, so that two
+        bookings on the same items run one after the other."""
+        if not lines:
+            return
+        self.env.flush_all()
+        self.env.cr.execute(
+            "SELECT id FROM account_move_line WHERE id IN %s ORDER BY id FOR UPDATE",
+            [tuple(lines.ids)],
+        )
+        lines.invalidate_recordset(["collection_interest_date"])
+
     # ------------------------------------------------------------------
     # Charges
     # ------------------------------------------------------------------
 
     @api.model
-    def _prepare_interest(self, line, policy, scheme, last_day, inputs):
+    def _prepare_interest(self, line, policy, scheme, last_day, inputs, charged):
         """Return the interest charge of ``line`` up to ``last_day``, and the
-        computation's ``InterestResult``.
+        computation's ``InterestResult`` over the new days.
 
-        The charge is None when there is nothing to charge. It starts on the
-        day after the last day charged, or else ``interest_start_days`` after
-        the due date.
+        The interest owed is computed from ``interest_start_days`` after the
+        due date up to ``last_day``, or up to the final payment of a paid
+        item, and the charge is that total less what ``charged`` ({item id:
+        amount}) says was already charged, never negative. So a base changed
+        after a charge, such as an unreconciled payment, is made up for, and
+        the interest of an item is rounded once in all. The charge is None
+        when there are no new days and nothing to make up for.
         """
         start = line.date_maturity + timedelta(days=policy.interest_start_days)
+        first_day = start
         if line.collection_interest_date:
-            start = max(start, line.collection_interest_date + timedelta(days=1))
-        base_changes, plan_periods = inputs[line.id]
+            first_day = max(start, line.collection_interest_date + timedelta(days=1))
+        base_changes, plan_periods, paid_on = inputs[line.id]
+        if paid_on:
+            last_day = min(last_day, paid_on)
         currency = line.currency_id
-        result = compute_interest(
-            start=start,
-            last_day=last_day,
-            initial_base=_decimal(line.amount_currency),
-            base_changes=base_changes,
-            rates=scheme._get_rate_periods(),
-            day_count=policy.interest_day_count,
-            rounding=_decimal(currency.rounding),
-            excluded=plan_periods if policy.interest_plan_paused else (),
-        )
-        if not result.charged_to:
-            return None, result
+        options = {
+            "last_day": last_day,
+            "initial_base": _decimal(line.amount_currency),
+            "base_changes": base_changes,
+            "rates": scheme._get_rate_periods(),
+            "day_count": policy.interest_day_count,
+            "rounding": _decimal(currency.rounding),
+            "excluded": plan_periods if policy.interest_plan_paused else (),
+        }
+        total = compute_interest(start=start, **options)
+        new_days = compute_interest(start=first_day, **options)
+        already = charged.get(line.id, Decimal(0))
+        amount = max(total.amount - already, Decimal(0))
+        if not total.charged_to or (
+            not new_days.charged_to and currency.is_zero(float(amount))
+        ):
+            return None, new_days
         invoice = line.move_id
+        detail = self._format_segments(new_days, currency)
+        if already:
+            detail += "\n" + _(
+                "Owed from %(start)s to %(end)s: %(total)s, of which %(charged)s "
+                "already charged.",
+                start=format_date(self.env, start),
+                end=format_date(self.env, total.charged_to),
+                total=formatLang(self.env, float(total.amount), currency_obj=currency),
+                charged=formatLang(self.env, float(already), currency_obj=currency),
+            )
         values = {
             "kind": "interest",
             "move_line_id": line.id,
             "company_id": line.company_id.id,
             "partner_id": line.partner_id.commercial_partner_id.id,
             "currency_id": currency.id,
-            "amount": float(result.amount),
-            "date_from": start,
-            "date_to": result.charged_to,
-            "detail": self._format_segments(result, currency),
-            "label": _(
+            "scheme_id": scheme.id,
+            "amount": float(amount),
+            "date_from": new_days.charged_to and first_day,
+            "date_to": new_days.charged_to,
+            "detail": detail.strip(),
+        }
+        if new_days.charged_to:
+            values["label"] = _(
                 "Late-payment interest on %(invoice)s from %(start)s to %(end)s",
                 invoice=invoice.name,
-                start=format_date(self.env, start),
-                end=format_date(self.env, result.charged_to),
-            ),
-        }
-        return values, result
+                start=format_date(self.env, first_day),
+                end=format_date(self.env, new_days.charged_to),
+            )
+        else:
+            values["label"] = _(
+                "Late-payment interest on %(invoice)s up to %(end)s",
+                invoice=invoice.name,
+                end=format_date(self.env, total.charged_to),
+            )
+        return values, new_days
 
     def _format_segments(self, result, currency):
         lines = []
@@ -289,9 +389,80 @@ class CollectionPenalty(models.Model):
         }
 
     @api.model
+    def _get_missing_euro_rate(self, invoice):
+        """Return the currency that has no rate at the date of ``invoice``
+        among the euro and the invoice's currency, or an empty recordset.
+
+        Without a rate, converting the 40 EUR would take a rate of 1.
+        """
+        euro = self.env.ref("base.EUR")
+        if invoice.currency_id == euro:
+            return euro.browse()
+        company = invoice.company_id
+        day = invoice.invoice_date or invoice.date
+        rates = self.env["res.currency.rate"].sudo()
+        for currency in euro | invoice.currency_id:
+            if currency == company.currency_id:
+                continue
+            has_rate = rates.search_count(
+                [
+                    ("currency_id", "=", currency.id),
+                    ("company_id", "in", [False, company.root_id.id]),
+                    ("name", "<=", day),
+                ],
+                limit=1,
+            )
+            if not has_rate:
+                return currency
+        return euro.browse()
+
+    @api.model
+    def _get_missing_euro_rate_message(self, invoice, currency):
+        return _(
+            "The compensation for recovery costs of 40 EUR on %(invoice)s is not "
+            "charged: the currency %(currency)s has no rate on or before "
+            "%(date)s, so 40 EUR cannot be converted. Enter the rate in the "
+            "currency settings.",
+            invoice=invoice.name,
+            currency=currency.name,
+            date=fields.Date.to_string(invoice.invoice_date or invoice.date),
+        )
+
+    @api.model
+    def _report_missing_euro_rate(self, invoice, currency):
+        """Log the compensation not charged on ``invoice`` and give a
+        collections manager an activity on it, once per invoice."""
+        message = self._get_missing_euro_rate_message(invoice, currency)
+        _logger.warning(
+            "Compensation on invoice %s not charged: currency %s has no rate",
+            invoice.id,
+            currency.name,
+        )
+        summary = _("Enter the currency rate of the compensation")
+        invoice = invoice.sudo()
+        if invoice.activity_ids.filtered(lambda activity: activity.summary == summary):
+            return
+        managers = (
+            self.env.ref("fast_collections.group_collection_manager")
+            .sudo()
+            .users.filtered(
+                lambda user: invoice.company_id in user.company_ids and user.active
+            )
+        )
+        user = managers[:1] or self.env.ref("base.user_admin", False)
+        if user:
+            invoice.activity_schedule(
+                act_type_xmlid="mail.mail_activity_data_todo",
+                summary=summary,
+                note=message,
+                user_id=user.id,
+            )
+
+    @api.model
     def _prepare_compensation(self, line):
         """Return the statutory compensation of 40 EUR on the invoice of
-        ``line``, in the invoice's currency at its date's rate."""
+        ``line``, in the invoice's currency at its date's rate. Callers first
+        check that the rates exist with ``_get_missing_euro_rate``."""
         invoice = line.move_id
         euro = self.env.ref("base.EUR")
         amount = euro._convert(
@@ -310,6 +481,24 @@ class CollectionPenalty(models.Model):
             "label": _(
                 "Compensation for recovery costs on %(invoice)s (40 EUR)",
                 invoice=invoice.name,
+            ),
+        }
+
+    @api.model
+    def _prepare_nothing_owed(self, line, scheme):
+        """Return a zero interest charge of ``line``, booked on no invoice,
+        which records that a stage found nothing new to charge."""
+        return {
+            "kind": "interest",
+            "move_line_id": line.id,
+            "company_id": line.company_id.id,
+            "partner_id": line.partner_id.commercial_partner_id.id,
+            "currency_id": line.currency_id.id,
+            "scheme_id": scheme.id,
+            "amount": 0.0,
+            "label": _(
+                "Late-payment interest on %(invoice)s: nothing new to charge",
+                invoice=line.move_id.name,
             ),
         }
 
@@ -344,34 +533,49 @@ class CollectionPenalty(models.Model):
         """
         today = run.run_date
         inputs = self._get_interest_inputs(lines)
+        charged = self._get_charged_interest(lines)
         item_keys, invoice_keys = self._get_charged_keys(lines)
         charges = []
         for line in lines:
             stage = line.collection_stage_id
             policy = stage.policy_id
-            if (line.id, "fee", stage.id) not in item_keys:
+            # A paid item owes the interest up to its final payment only.
+            is_paid = bool(inputs[line.id][2])
+            if not is_paid and (line.id, "fee", stage.id) not in item_keys:
                 overdue = line.amount_residual_currency - disputed.get(line.id, 0.0)
                 fee = self._prepare_fee(line, stage, overdue)
                 if fee:
                     charges.append(dict(fee, run_id=run.id))
-            scheme = stage.interest_scheme_id or policy.interest_scheme_id
+            scheme = (stage.interest_scheme_id or policy.interest_scheme_id).filtered(
+                "active"
+            )
             if (
                 stage.charge_interest
                 and scheme
-                and (line.id, "interest", stage.id) not in item_keys
+                and (is_paid or (line.id, "interest", stage.id) not in item_keys)
             ):
                 interest, result = self._prepare_interest(
-                    line, policy, scheme, today, inputs
+                    line, policy, scheme, today, inputs, charged
                 )
                 if result.missing_from:
                     scheme._report_missing_rate(result.missing_from)
+                if not (interest or is_paid or result.missing_from):
+                    # Nothing new: the stage is marked charged all the same,
+                    # so that the next runs do not try again every day. A
+                    # missing rate is tried again until the rate is entered.
+                    interest = self._prepare_nothing_owed(line, scheme)
                 if interest:
                     charges.append(dict(interest, stage_id=stage.id, run_id=run.id))
             if (
-                policy.compensation_enabled
+                not is_paid
+                and policy.compensation_enabled
                 and (line.move_id.id, "compensation") not in invoice_keys
             ):
                 invoice_keys.add((line.move_id.id, "compensation"))
+                missing = self._get_missing_euro_rate(line.move_id)
+                if missing:
+                    self._report_missing_euro_rate(line.move_id, missing)
+                    continue
                 charges.append(dict(self._prepare_compensation(line), run_id=run.id))
         if not charges:
             return self.env["account.move"]
@@ -390,23 +594,66 @@ class CollectionPenalty(models.Model):
     # ------------------------------------------------------------------
 
     @api.model
-    def _book(self, charges, date):
+    def _book(self, charges, date, strict=False):
         """Book ``charges`` on customer invoices, one per customer and
         currency, and return the invoices.
 
-        Zero charges are dropped, but an interest charge of zero still moves
-        the item's last day charged, so those days are not charged again.
+        The items are locked and the charges checked again first: a fee of
+        a stage or a compensation already charged, and interest starting on
+        or before the item's last day charged, are dropped, or refused when
+        ``strict``. Zero charges are recorded on no invoice, so that the stage
+        counts as charged, and an interest charge of zero still moves the
+        item's last day charged, so those days are not charged again.
         """
+        items = (
+            self.env["account.move.line"]
+            .sudo()
+            .browse({charge["move_line_id"] for charge in charges})
+        )
+        self._lock_items(items)
+        item_keys, invoice_keys = self._get_charged_keys(items)
         charged_dates = {}
         groups = defaultdict(list)
+        zero_charges = []
         for charge in charges:
-            if charge["kind"] == "interest":
-                charged_dates[charge["move_line_id"]] = charge["date_to"]
+            item = items.browse(charge["move_line_id"])
+            if charge["kind"] == "fee":
+                key = (item.id, "fee", charge.get("stage_id") or False)
+                already = key in item_keys
+                item_keys.add(key)
+            elif charge["kind"] == "compensation":
+                key = (item.move_id.id, "compensation")
+                already = key in invoice_keys
+                invoice_keys.add(key)
+            else:
+                last_charged = charged_dates.get(item.id) or (
+                    item.collection_interest_date
+                )
+                already = bool(
+                    charge.get("date_from")
+                    and last_charged
+                    and charge["date_from"] <= last_charged
+                )
+            if already:
+                if strict:
+                    raise UserError(
+                        _(
+                            "%(charge)s has already been charged meanwhile. "
+                            "Open the preview again.",
+                            charge=charge["label"],
+                        )
+                    )
+                continue
+            if charge["kind"] == "interest" and charge.get("date_to"):
+                charged_dates[item.id] = charge["date_to"]
             currency = self.env["res.currency"].browse(charge["currency_id"])
             if currency.is_zero(charge["amount"]):
+                zero_charges.append(dict(charge, date=date, amount=0.0))
                 continue
             key = (charge["company_id"], charge["partner_id"], charge["currency_id"])
             groups[key].append(charge)
+        if zero_charges:
+            self.sudo().create(zero_charges)
 
         invoices = self.env["account.move"]
         for (company_id, partner_id, currency_id), group in groups.items():

@@ -447,7 +447,9 @@ class CollectionRun(models.Model):
         so a repeated run charges nothing. Interest and fee invoices are
         chased like other invoices but bear no interest themselves, and
         paused items (promise, plan, dispute over the whole amount, legal
-        claim) are left for a run after the pause.
+        claim) are left for a run after the pause. Items paid in full since
+        their last charge are charged the interest up to their final payment
+        when the stage they had reached charges interest.
         """
         self.ensure_one()
         self.env.flush_all()
@@ -486,6 +488,7 @@ class CollectionRun(models.Model):
         found_ids = [line_id for (line_id,) in self.env.cr.fetchall()]
         paused = self._get_paused_line_ids()
         line_ids = [line_id for line_id in found_ids if line_id not in paused]
+        line_ids += self._get_paid_late_line_ids(partners)
         if not line_ids:
             return
         lines = self.env["account.move.line"].sudo().browse(line_ids)
@@ -508,6 +511,53 @@ class CollectionRun(models.Model):
                 "penalty_amount": self.penalty_amount + amount,
             }
         )
+
+    def _get_paid_late_line_ids(self, partners):
+        """Return the items paid in full after their due date and after their
+        last day of interest charged, whose stage charges interest."""
+        query = """
+            SELECT aml.id
+              FROM account_move_line aml
+              JOIN account_move move ON move.id = aml.move_id
+              JOIN account_account account ON account.id = aml.account_id
+              JOIN res_partner partner ON partner.id = aml.partner_id
+              JOIN collection_stage stage ON stage.id = aml.collection_stage_id
+              JOIN LATERAL (
+                    SELECT MAX(partial.max_date) AS paid_on
+                      FROM account_partial_reconcile partial
+                     WHERE partial.debit_move_id = aml.id
+                   ) payment ON TRUE
+             WHERE aml.company_id = %(company_id)s
+               AND aml.parent_state = 'posted'
+               AND account.account_type = 'asset_receivable'
+               AND move.move_type IN %(move_types)s
+               AND move.collection_is_penalty IS NOT TRUE
+               AND aml.reconciled IS TRUE
+               AND stage.charge_interest IS TRUE
+               AND payment.paid_on > aml.date_maturity
+               AND payment.paid_on > COALESCE(
+                       aml.collection_interest_date, aml.date_maturity
+                   )
+               AND payment.paid_on <= %(run_date)s
+               AND EXISTS (
+                       SELECT 1
+                         FROM collection_history history
+                        WHERE history.move_line_id = aml.id
+                          AND history.stage_id = aml.collection_stage_id
+                          AND history.state IN ('done', 'not_reached')
+                   )
+        """
+        params = {
+            "company_id": self.company_id.id,
+            "move_types": CHASED_MOVE_TYPES,
+            "run_date": self.run_date,
+        }
+        if partners:
+            query += " AND partner.commercial_partner_id IN %(partner_ids)s"
+            params["partner_ids"] = tuple(partners.ids)
+        query += " ORDER BY aml.id"
+        self.env.cr.execute(query, params)
+        return [line_id for (line_id,) in self.env.cr.fetchall()]
 
     def _get_paused_line_ids(self):
         """Return {item id: reason} for the items the run must not escalate.

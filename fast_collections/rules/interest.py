@@ -5,6 +5,11 @@ segments ``[start, end)`` over which the base, the annual rate and the year of
 the day count do not change. Each segment's interest is
 ``base * rate / 100 * day-count fraction``, and the sum of the segments is
 rounded once, to the currency's rounding step.
+
+Day rule: interest accrues from the day after the due date up to and including
+the day of payment on the amount paid. A payment lowers the base from the day
+after it was paid (see ``payment_change``), so the day of payment still bears
+interest on the amount paid that day.
 """
 
 from collections.abc import Iterable, Sequence
@@ -34,10 +39,17 @@ class RatePeriod(NamedTuple):
 
 class BaseChange(NamedTuple):
     """Change of the amount bearing interest from ``date`` on (that day
-    included): a payment or an opened dispute is negative."""
+    included): an opened dispute, or a payment from the day after it (see
+    ``payment_change``), is negative."""
 
     date: date
     amount: Decimal
+
+
+def payment_change(paid_on: date, amount: Decimal) -> BaseChange:
+    """Return the base change of ``amount`` paid on ``paid_on``: the amount
+    paid stops bearing interest on the day after the payment."""
+    return BaseChange(paid_on + timedelta(days=1), -amount)
 
 
 class InterestSegment(NamedTuple):

@@ -14,6 +14,7 @@ from ..rules.interest import (
     compute_fee,
     compute_interest,
     find_table_problems,
+    payment_change,
     year_fraction,
 )
 
@@ -71,20 +72,37 @@ class TestInterestRules(BaseCase):
 
     def test_partial_payment_lowers_base(self):
         """1,000 due 1 January 2026, 400 paid 31 January, claimed on 28
-        February at 10.15%: 29 days on 1,000 (8.0644) and 29 days on 600
-        (4.8386), 12.9030, so 12.90."""
+        February at 10.15%: the day of payment bears interest on the amount
+        paid, so 30 days on 1,000 (2 to 31 January, 8.3425) and 28 days on
+        600 (1 to 28 February, 4.6718), 13.0143, so 13.01."""
         result = interest(
             date(2026, 1, 2),
             date(2026, 2, 28),
             1000,
-            changes=[BaseChange(date(2026, 1, 31), Decimal(-400))],
+            changes=[payment_change(date(2026, 1, 31), Decimal(400))],
             rates=SPANISH_RATES,
         )
         self.assertEqual(
             [(segment.base, segment.days) for segment in result.segments],
-            [(Decimal(1000), 29), (Decimal(600), 29)],
+            [(Decimal(1000), 30), (Decimal(600), 28)],
         )
-        self.assertEqual(result.amount, Decimal("12.90"))
+        self.assertEqual(result.amount, Decimal("13.01"))
+
+    def test_payment_day_bears_interest(self):
+        """1,000 due 1 January at 10%, paid in full on 31 January: 30 days
+        on 1,000 (2 to 31 January), 1,000 x 10% x 30 / 365 = 8.2192, so 8.22,
+        and nothing from 1 February on."""
+        result = interest(
+            date(2026, 1, 2),
+            date(2026, 2, 5),
+            1000,
+            changes=[payment_change(date(2026, 1, 31), Decimal(1000))],
+        )
+        self.assertEqual(
+            [(segment.base, segment.days) for segment in result.segments],
+            [(Decimal(1000), 30)],
+        )
+        self.assertEqual(result.amount, Decimal("8.22"))
 
     def test_second_claim_from_day_after_first(self):
         """The claim of 20 June after one up to 28 February covers 1 March to
@@ -94,7 +112,7 @@ class TestInterestRules(BaseCase):
             date(2026, 3, 1),
             date(2026, 6, 20),
             1000,
-            changes=[BaseChange(date(2026, 1, 31), Decimal(-400))],
+            changes=[payment_change(date(2026, 1, 31), Decimal(400))],
             rates=SPANISH_RATES,
         )
         self.assertEqual(len(result.segments), 1)
@@ -181,6 +199,13 @@ class TestInterestRules(BaseCase):
         self.assertEqual(len(result.segments), 3)
         self.assertEqual(result.segments[0].interest, Decimal("0.004"))
         self.assertEqual(result.amount, Decimal("0.01"))
+
+    def test_identical_rows_overlap(self):
+        """Two identical rows of a table are an overlap, not one row."""
+        first = RatePeriod(date(2026, 1, 1), date(2026, 6, 30), Decimal(2))
+        self.assertEqual(
+            find_table_problems([first, first]), [("overlap", first, first)]
+        )
 
     def test_period_before_start_is_empty(self):
         """A period that ends before it starts charges nothing."""

@@ -91,22 +91,25 @@ class TestPenalty(CollectionCommon):
 
     def test_partial_payment_claims(self):
         """1,000 due 1 January, 400 paid 31 January. Claim of 28 February:
-        29 days on 1,000 and 29 days on 600 at 10.15%, 8.0644 + 4.8386 =
-        12.90. Claim of 20 June: 1 March to 20 June, 112 days on 600,
-        18.69. Claim of 20 July: 21 to 30 June, 10 days on 600, 1.67, since
-        the table has no rate for July."""
+        30 days on 1,000 (2 to 31 January, the day of payment included) and
+        28 days on 600 at 10.15%, 8.3425 + 4.6718 = 13.01. Claim of 20 June:
+        owed from 2 January, 8.3425 + 140 days on 600 (23.3589) = 31.70, less
+        13.01 charged: 18.69, the 112 days of 1 March to 20 June on 600.
+        Claim of 20 July: 33.37 owed up to 30 June, less 31.70: 1.67 for 21
+        to 30 June, since the table has no rate for July."""
         invoice = self.create_invoice(1000, "2026-01-01")
         self.pay_invoice(invoice, 400, "2026-01-31")
 
         preview = self.open_preview(invoice, "2026-02-28")
         line = preview.line_ids
-        self.assertEqual(line.amount, 12.90)
+        self.assertEqual(line.amount, 13.01)
         self.assertEqual(line.days, 58)
         self.assertEqual(line.date_from, date(2026, 1, 2))
-        self.assertIn("29 days", line.detail)
+        self.assertIn("30 days", line.detail)
+        self.assertIn("28 days", line.detail)
         self.assertIn("10.15%", line.detail)
         penalty_invoice = self.book(preview, "2026-02-28")
-        self.assertEqual(penalty_invoice.amount_total, 12.90)
+        self.assertEqual(penalty_invoice.amount_total, 13.01)
         self.assertEqual(
             penalty_invoice.invoice_line_ids.collection_origin_move_id, invoice
         )
@@ -384,6 +387,260 @@ class TestPenalty(CollectionCommon):
                         "date_to": "2026-12-31",
                         "reference_rate": -0.5,
                         "publication": "BOE 2026-07-01",
+                    }
+                )
+            ]
+
+    # ------------------------------------------------------------------
+    # Booking checks, paid invoices, rates
+    # ------------------------------------------------------------------
+
+    def contract_invoice(self):
+        """1,000 due 1 January at 10% (actual/365): claimed on 31 January,
+        30 days, 1,000 x 10% x 30 / 365 = 8.2192, so 8.22."""
+        self.policy.interest_scheme_id = self.contractual
+        return self.create_invoice(1000, "2026-01-01")
+
+    def interest_charges(self):
+        return self.env["collection.penalty"].search(
+            [("kind", "=", "interest")], order="id"
+        )
+
+    def test_confirm_twice_books_once(self):
+        """Confirming the same preview twice books the 8.22 once."""
+        invoice = self.contract_invoice()
+        preview = self.open_preview(invoice, "2026-01-31")
+        self.assertEqual(preview.line_ids.amount, 8.22)
+        self.book(preview, "2026-01-31")
+        with self.assertRefused(UserError, "already booked"):
+            self.book(preview, "2026-01-31")
+        self.assertEqual(self.penalty_invoices().mapped("amount_total"), [8.22])
+
+    def test_two_previews_book_once(self):
+        """Two previews of the same 30 days (8.22) opened before either is
+        booked: the second one is refused, so 8.22 is charged in all."""
+        invoice = self.contract_invoice()
+        first = self.open_preview(invoice, "2026-01-31")
+        second = self.open_preview(invoice, "2026-01-31", user=self.collector)
+        self.book(first, "2026-01-31")
+        with self.assertRefused(UserError, "Nothing is left to charge"):
+            self.book(second, "2026-01-31")
+        self.assertEqual(self.penalty_invoices().mapped("amount_total"), [8.22])
+
+    def test_fee_preview_then_run_charges_fee_once(self):
+        """The first reminder's fee of 10, added after the item reached the
+        stage, is previewed on 9 March, charged by the run of 9 March, and
+        the preview confirmed afterwards is refused: 10 charged once."""
+        invoice = self.create_invoice(100, "2026-03-01")
+        with freeze_time("2026-03-08"):
+            self.run_collection("2026-03-08")
+        self.stage_first.write({"fee_type": "fixed", "fee_amount": 10})
+        preview = self.open_preview(invoice, "2026-03-09", "fee")
+        self.assertEqual(preview.line_ids.amount, 10)
+        with freeze_time("2026-03-09"):
+            self.run_collection("2026-03-09")
+        with self.assertRefused(UserError, "Nothing is left to charge"):
+            self.book(preview, "2026-03-09")
+        fees = self.env["collection.penalty"].search([("kind", "=", "fee")])
+        self.assertEqual(fees.mapped("amount"), [10.0])
+
+    def test_unreconciled_payment_made_up(self):
+        """1,000 due 1 January at 10%, 600 paid 11 January. Claim of 31
+        January: 10 days on 1,000 (2.7397) and 20 days on 400 (2.1918),
+        4.93. The payment is then unreconciled. Claim of 28 February: owed
+        from 2 January, 58 days on 1,000, 15.8904, so 15.89, less 4.93
+        charged: 10.96 (February on 1,000, 7.6712, and the 20 days of
+        January on 600 more, 3.2877)."""
+        invoice = self.contract_invoice()
+        self.pay_invoice(invoice, 600, "2026-01-11")
+        preview = self.open_preview(invoice, "2026-01-31")
+        self.assertEqual(preview.line_ids.amount, 4.93)
+        self.book(preview, "2026-01-31")
+        self.receivable_lines(invoice).matched_credit_ids.unlink()
+        self.assertEqual(invoice.amount_residual, 1000)
+        preview = self.open_preview(invoice, "2026-02-28")
+        self.assertEqual(preview.line_ids.amount, 10.96)
+        self.assertEqual(preview.line_ids.date_from, date(2026, 2, 1))
+        self.assertIn("already charged", preview.line_ids.detail)
+
+    def test_rounded_once_per_item(self):
+        """100 due 1 March at 0.25%, interest at the first reminder and the
+        formal notice. Run of 8 March: 7 days, 0.0048, so 0.00, recorded so
+        that the next day's run charges nothing. Run of 15 April: owed 45
+        days, 100 x 0.25% x 45 / 365 = 0.0308, so 0.03, less 0.00."""
+        self.policy.interest_scheme_id = self.contractual
+        self.contractual.annual_rate = 0.25
+        self.stage_first.charge_interest = True
+        self.stage_formal.charge_interest = True
+        self.create_invoice(100, "2026-03-01")
+        for day in ("2026-03-08", "2026-03-09"):
+            with freeze_time(day):
+                self.run_collection(day)
+        self.assertEqual(self.interest_charges().mapped("amount"), [0.0])
+        self.assertFalse(self.penalty_invoices())
+        with freeze_time("2026-04-15"):
+            self.run_collection("2026-04-15")
+        self.assertEqual(self.interest_charges().mapped("amount"), [0.0, 0.03])
+
+    def test_paid_late_claimed_by_hand(self):
+        """1,000 due 1 January, paid in full 31 January, claimed 5 February:
+        2 to 31 January, 30 days, 8.22, charged up to the day of payment."""
+        invoice = self.contract_invoice()
+        self.pay_invoice(invoice, 1000, "2026-01-31")
+        preview = self.open_preview(invoice, "2026-02-05")
+        self.assertEqual(preview.line_ids.amount, 8.22)
+        self.assertEqual(preview.line_ids.days, 30)
+        self.assertEqual(preview.line_ids.date_to, date(2026, 1, 31))
+        self.book(preview, "2026-02-05")
+        with self.assertRefused(UserError, "Nothing is left to charge"):
+            self.open_preview(invoice, "2026-02-10")
+
+    def test_paid_on_time_refused(self):
+        """An invoice paid by its due date owes no interest."""
+        invoice = self.contract_invoice()
+        self.pay_invoice(invoice, 1000, "2026-01-01")
+        with self.assertRefused(UserError, "are paid"):
+            self.open_preview(invoice, "2026-02-05")
+
+    def test_paid_late_charged_by_run(self):
+        """1,000 due 1 March at 10%, interest at the second reminder. Run of
+        22 March: 21 days, 5.7534, so 5.75. Paid in full 10 April. Run of 15
+        April: owed 2 March to 10 April, 40 days, 10.9589, so 10.96, less
+        5.75: 5.21. Run of 15 May: nothing more."""
+        self.policy.interest_scheme_id = self.contractual
+        self.stage_second.charge_interest = True
+        invoice = self.create_invoice(1000, "2026-03-01")
+        for day in ("2026-03-08", "2026-03-22"):
+            with freeze_time(day):
+                self.run_collection(day)
+        self.assertEqual(self.interest_charges().mapped("amount"), [5.75])
+        self.pay_invoice(invoice, 1000, "2026-04-10")
+        for day in ("2026-04-15", "2026-05-15"):
+            with freeze_time(day):
+                self.run_collection(day)
+        charges = self.interest_charges()
+        self.assertEqual(charges.mapped("amount"), [5.75, 5.21])
+        self.assertEqual(charges[-1].date_to, date(2026, 4, 10))
+
+    def test_tampered_preview_recomputed(self):
+        """A preview created with 0.01 up to 2099 books what is owed: 8.22
+        up to 31 January."""
+        invoice = self.contract_invoice()
+        line = self.receivable_lines(invoice)
+        preview = (
+            self.env["collection.penalty.preview"]
+            .with_user(self.collector)
+            .create(
+                {
+                    "mode": "interest",
+                    "date": "2099-12-31",
+                    "line_ids": [
+                        Command.create(
+                            {
+                                "kind": "interest",
+                                "label": "Anything",
+                                "move_line_id": line.id,
+                                "currency_id": invoice.currency_id.id,
+                                "amount": 0.01,
+                                "date_from": "2026-01-02",
+                                "date_to": "2099-12-31",
+                            }
+                        )
+                    ],
+                }
+            )
+        )
+        self.book(preview, "2026-01-31")
+        self.assertEqual(self.penalty_invoices().mapped("amount_total"), [8.22])
+        self.assertEqual(line.collection_interest_date, date(2026, 1, 31))
+
+    def test_archived_scheme_charges_nothing(self):
+        """An archived scheme charges neither by hand nor in the run."""
+        invoice = self.contract_invoice()
+        self.contractual.active = False
+        with self.assertRefused(UserError, "is archived"):
+            self.open_preview(invoice, "2026-01-31")
+        self.stage_first.charge_interest = True
+        with freeze_time("2026-01-08"):
+            self.run_collection("2026-01-08")
+        self.assertFalse(self.interest_charges())
+
+    def test_broken_plan_pauses_nothing(self):
+        """Plans pause interest, but a plan accepted 10 January and broken
+        10 February was not honoured: a claim of 28 February charges the 58
+        days on 1,000 at 10%, 15.8904, so 15.89."""
+        self.policy.interest_plan_paused = True
+        self.company.collection_reduction_account_id = self.company_data[
+            "default_account_expense"
+        ]
+        invoice = self.contract_invoice()
+        with freeze_time("2026-01-10 12:00:00"):
+            plan = self.env["collection.plan"].create(
+                {
+                    "move_line_ids": [Command.set(self.receivable_lines(invoice).ids)],
+                    "instalment_count": 3,
+                    "frequency": "monthly",
+                    "date_first": "2026-02-01",
+                }
+            )
+            plan.action_generate_schedule()
+            plan.action_propose()
+            if plan.state == "to_approve":
+                plan.action_approve()
+            plan.sudo().state = "sent"
+            plan.acceptance_channel = "call"
+            plan.action_accept()
+        plan._break(date(2026, 2, 10))
+        self.assertEqual(plan.state, "broken")
+        preview = self.open_preview(invoice, "2026-02-28")
+        self.assertEqual(preview.line_ids.amount, 15.89)
+
+    def test_compensation_without_euro_rate(self):
+        """Without a EUR rate, 40 EUR would become 40 USD: the preview is
+        refused, and the run charges no compensation, logs it and gives a
+        manager one activity on the invoice."""
+        self.euro.rate_ids.unlink()
+        self.policy.compensation_enabled = True
+        invoice = self.create_invoice(500, "2026-01-01")
+        with self.assertRefused(UserError, "has no rate"):
+            self.open_preview(invoice, "2026-01-10", "fee")
+        for day in ("2026-01-10", "2026-01-11"):
+            with freeze_time(day):
+                self.run_collection(day)
+        self.assertFalse(
+            self.env["collection.penalty"].search([("kind", "=", "compensation")])
+        )
+        activities = invoice.activity_ids.filtered(
+            lambda activity: "currency rate" in (activity.summary or "")
+        )
+        self.assertEqual(len(activities), 1)
+
+    def test_rate_row_deletion(self):
+        """Deleting the row of the second half of 2024 leaves a gap and is
+        refused; deleting the last row is accepted, unless its days have
+        been charged."""
+        rows = self.statutory.rate_ids.sorted("date_from")
+        middle = rows.filtered(lambda row: row.date_from == date(2024, 7, 1))
+        with self.assertRefused(ValidationError, "gap"):
+            middle.unlink()
+        invoice = self.create_invoice(1000, "2026-01-01")
+        self.book(self.open_preview(invoice, "2026-01-31"), "2026-01-31")
+        with self.assertRefused(ValidationError, "cannot be deleted"):
+            rows[-1].unlink()
+        self.interest_charges().sudo().scheme_id = False
+        rows[-1].unlink()
+        self.assertEqual(len(self.statutory.rate_ids), len(rows) - 1)
+
+    def test_identical_rate_row_refused(self):
+        """A row identical to the one of the first half of 2026 overlaps it."""
+        row = self.statutory.rate_ids.sorted("date_from")[-1]
+        with self.assertRefused(ValidationError, "overlap"):
+            self.statutory.rate_ids = [
+                Command.create(
+                    {
+                        "date_from": row.date_from,
+                        "date_to": row.date_to,
+                        "reference_rate": row.reference_rate,
                     }
                 )
             ]

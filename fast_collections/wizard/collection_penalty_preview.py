@@ -5,7 +5,11 @@ from ..models.collection_penalty import PENALTY_KINDS
 
 
 class CollectionPenaltyPreview(models.TransientModel):
-    """Interest or fees owed on selected invoices, booked once confirmed."""
+    """Interest or fees owed on selected invoices, booked once confirmed.
+
+    The lines show what is owed; only their selection counts. Confirming
+    computes the charges again on the server, up to the day of confirmation.
+    """
 
     _name = "collection.penalty.preview"
     _description = "Interest and Fee Preview"
@@ -26,17 +30,23 @@ class CollectionPenaltyPreview(models.TransientModel):
         inverse_name="preview_id",
         string="Charges",
     )
+    state = fields.Selection(
+        selection=[("draft", "To Book"), ("booked", "Booked")],
+        required=True,
+        default="draft",
+        readonly=True,
+    )
 
     @api.model
     def _action_open(self, moves, mode):
         """Compute what ``moves`` owe in interest (``mode`` "interest") or in
         fees ("fee") and open the preview."""
         today = fields.Date.context_today(self)
-        lines = self._get_overdue_lines(moves, today)
-        if mode == "interest":
-            values = self._prepare_interest_lines(lines, today)
-        else:
-            values = self._prepare_fee_lines(lines)
+        lines = self._get_overdue_lines(moves, today, mode)
+        values = [
+            self._prepare_preview_line(charge)
+            for charge in self._compute_charges(lines, mode, today)
+        ]
         if not values:
             raise UserError(
                 _(
@@ -68,7 +78,15 @@ class CollectionPenaltyPreview(models.TransientModel):
         }
 
     @api.model
-    def _get_overdue_lines(self, moves, today):
+    def _compute_charges(self, lines, mode, today):
+        if mode == "interest":
+            return self._prepare_interest_lines(lines, today)
+        return self._prepare_fee_lines(lines)
+
+    @api.model
+    def _get_overdue_lines(self, moves, today, mode):
+        """Return the items of ``moves`` that owe interest or fees: the
+        unpaid ones, and for interest the ones paid after their due date."""
         for move in moves:
             if (
                 move.state != "posted"
@@ -83,20 +101,30 @@ class CollectionPenaltyPreview(models.TransientModel):
                         entry=move.display_name,
                     )
                 )
-        lines = moves.line_ids.filtered(
-            lambda line: (
-                line.account_id.account_type == "asset_receivable"
-                and not line.reconciled
-            )
+        receivables = moves.line_ids.filtered(
+            lambda line: line.account_id.account_type == "asset_receivable"
         )
+        lines = receivables.filtered(lambda line: not line.reconciled)
+        if mode == "interest":
+            paid_dates = (
+                self.env["collection.penalty"].sudo()._get_paid_dates(receivables)
+            )
+            lines |= receivables.filtered(
+                lambda line: (
+                    line.id in paid_dates and paid_dates[line.id] > line.date_maturity
+                )
+            )
         if not lines:
             raise UserError(
                 _(
-                    "%(invoices)s are paid, so no interest or fee is owed.",
+                    "%(invoices)s are paid, so no fee is owed, nor interest "
+                    "unless paid after the due date.",
                     invoices=", ".join(moves.mapped("display_name")),
                 )
             )
-        not_due = lines.filtered(lambda line: line.date_maturity >= today)
+        not_due = lines.filtered(
+            lambda line: not line.reconciled and line.date_maturity >= today
+        )
         if not_due:
             raise UserError(
                 _(
@@ -127,6 +155,7 @@ class CollectionPenaltyPreview(models.TransientModel):
     def _prepare_interest_lines(self, lines, today):
         penalty_model = self.env["collection.penalty"].sudo()
         inputs = penalty_model._get_interest_inputs(lines)
+        charged = penalty_model._get_charged_interest(lines)
         values = []
         for line in lines:
             policy = self._get_line_policy(line)
@@ -142,12 +171,21 @@ class CollectionPenaltyPreview(models.TransientModel):
                         customer=line.partner_id.commercial_partner_id.display_name,
                     )
                 )
+            if not scheme.active:
+                raise UserError(
+                    _(
+                        "The interest scheme %(scheme)s is archived, so it "
+                        "charges no interest. Choose an active scheme on the "
+                        "policy %(policy)s or its stage.",
+                        scheme=scheme.name,
+                        policy=policy.display_name,
+                    )
+                )
             charge, result = penalty_model._prepare_interest(
-                line, policy, scheme, today, inputs
+                line, policy, scheme, today, inputs, charged
             )
             if charge:
-                charge["days"] = (charge["date_to"] - charge["date_from"]).days + 1
-                values.append(self._prepare_preview_line(charge))
+                values.append(charge)
             elif result.missing_from:
                 raise UserError(
                     _(
@@ -171,28 +209,65 @@ class CollectionPenaltyPreview(models.TransientModel):
                 overdue = line.amount_residual_currency - disputed.get(line.id, 0.0)
                 fee = penalty_model._prepare_fee(line, stage, overdue)
                 if fee:
-                    values.append(self._prepare_preview_line(fee))
+                    values.append(fee)
             if (
                 policy.compensation_enabled
                 and (line.move_id.id, "compensation") not in invoice_keys
             ):
                 invoice_keys.add((line.move_id.id, "compensation"))
-                compensation = penalty_model._prepare_compensation(line)
-                values.append(self._prepare_preview_line(compensation))
+                missing = penalty_model._get_missing_euro_rate(line.move_id)
+                if missing:
+                    raise UserError(
+                        penalty_model._get_missing_euro_rate_message(
+                            line.move_id, missing
+                        )
+                    )
+                values.append(penalty_model._prepare_compensation(line))
         return values
 
     def _prepare_preview_line(self, charge):
         fields_kept = set(self.env["collection.penalty.preview.line"]._fields)
-        return {key: value for key, value in charge.items() if key in fields_kept}
+        values = {key: value for key, value in charge.items() if key in fields_kept}
+        if charge.get("date_from") and charge.get("date_to"):
+            values["days"] = (charge["date_to"] - charge["date_from"]).days + 1
+        return values
 
     def action_confirm(self):
-        """Book the selected charges and show the invoices booked."""
+        """Book the selected charges and show the invoices booked.
+
+        Only the selection is taken from the lines: the charges of the
+        selected items are computed again up to today, after locking the
+        items, so that nothing is charged twice and nothing entered by hand
+        in the lines is booked.
+        """
         self.ensure_one()
+        if self.state == "booked":
+            raise UserError(
+                _("These charges are already booked. Open the preview again.")
+            )
         selected = self.line_ids.filtered("selected")
         if not selected:
             raise UserError(_("Select at least one charge to book."))
-        charges = [line._prepare_charge() for line in selected]
-        invoices = self.env["collection.penalty"]._book(charges, self.date)
+        today = fields.Date.context_today(self)
+        penalty_model = self.env["collection.penalty"]
+        items = selected.move_line_id
+        penalty_model.sudo()._lock_items(items)
+        keys = {(line.move_line_id.id, line.kind) for line in selected}
+        lines = self._get_overdue_lines(items.move_id, today, self.mode) & items
+        charges = [
+            charge
+            for charge in self._compute_charges(lines, self.mode, today)
+            if (charge["move_line_id"], charge["kind"]) in keys
+        ]
+        if not charges:
+            raise UserError(
+                _(
+                    "Nothing is left to charge on the selected lines: it has "
+                    "been charged meanwhile."
+                )
+            )
+        self.write({"state": "booked", "date": today})
+        invoices = penalty_model._book(charges, today, strict=True)
         if not invoices:
             return {"type": "ir.actions.act_window_close"}
         action = self.env["ir.actions.actions"]._for_xml_id(
@@ -233,19 +308,3 @@ class CollectionPenaltyPreviewLine(models.TransientModel):
     detail = fields.Text(string="Periods, Bases and Rates", readonly=True)
     currency_id = fields.Many2one(comodel_name="res.currency", readonly=True)
     amount = fields.Monetary(readonly=True)
-
-    def _prepare_charge(self):
-        self.ensure_one()
-        return {
-            "kind": self.kind,
-            "label": self.label,
-            "move_line_id": self.move_line_id.id,
-            "company_id": self.company_id.id,
-            "partner_id": self.partner_id.id,
-            "stage_id": self.stage_id.id,
-            "date_from": self.date_from,
-            "date_to": self.date_to,
-            "detail": self.detail,
-            "currency_id": self.currency_id.id,
-            "amount": self.amount,
-        }
