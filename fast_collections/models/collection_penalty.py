@@ -235,12 +235,23 @@ class CollectionPenalty(models.Model):
     @api.model
     def _lock_items(self, lines):
         """Lock ``lines`` until the end of the transaction, so that two
-        bookings on the same items run one after the other."""
+        bookings on the same items run one after the other.
+
+        The rows are updated, not only locked: a booking that started before
+        another one committed then fails with a serialization error and Odoo
+        retries it, so it sees the charges the other one booked.
+        """
         if not lines:
             return
         self.env.flush_all()
         self.env.cr.execute(
-            "SELECT id FROM account_move_line WHERE id IN %s ORDER BY id FOR UPDATE",
+            """
+            UPDATE account_move_line SET write_date = write_date
+             WHERE id IN (
+                    SELECT id FROM account_move_line
+                     WHERE id IN %s ORDER BY id FOR UPDATE
+                   )
+            """,
             [tuple(lines.ids)],
         )
         lines.invalidate_recordset(["collection_interest_date"])
@@ -262,6 +273,10 @@ class CollectionPenalty(models.Model):
         the interest of an item is rounded once in all. The charge is None
         when there are no new days and nothing to make up for.
         """
+        # TODO: the total is priced with today's scheme and rates, so a stage
+        # with another scheme, or a rate edited after a charge, also re-prices
+        # the days already charged. Each charge should keep the interest of its
+        # own days, and only base changes of past days be made up for.
         start = line.date_maturity + timedelta(days=policy.interest_start_days)
         first_day = start
         if line.collection_interest_date:
