@@ -239,7 +239,7 @@ class CollectionPenalty(models.Model):
 
         The rows are updated, not only locked: a booking that started before
         another one committed then fails with a serialization error and Odoo
-        retries it, so it sees the charges the other one booked.
+        retries it, so it reads the charges the other one booked.
         """
         if not lines:
             return
@@ -268,7 +268,7 @@ class CollectionPenalty(models.Model):
         The interest owed is computed from ``interest_start_days`` after the
         due date up to ``last_day``, or up to the final payment of a paid
         item, and the charge is that total less what ``charged`` ({item id:
-        amount}) says was already charged, never negative. So a base changed
+        amount}) records as already charged, never negative. So a base changed
         after a charge, such as an unreconciled payment, is made up for, and
         the interest of an item is rounded once in all. The charge is None
         when there are no new days and nothing to make up for.
