@@ -423,8 +423,9 @@ class CollectionDispute(models.Model):
             dispute._check_settlement()
         today = fields.Date.context_today(self)
         for dispute in self:
-            # Days are recorded before a credit note or a write-off lowers the
-            # residual that tells whether the item was disputed in full.
+            # Days are recorded first, because a credit note or a write-off
+            # lowers the residual that decides whether the item was disputed
+            # in full.
             dispute._record_days_paused(today)
             dispute._book_settlement()
         self.sudo().write({"state": "closed", "date_closed": today})

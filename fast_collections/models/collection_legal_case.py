@@ -655,8 +655,8 @@ class CollectionLegalCase(models.Model):
         """Return what the evidence pack prints: notices, promises, plans,
         payments and disputes about the case's invoices."""
         self.ensure_one()
-        # The pack is a record of everything about these invoices, whoever
-        # made it, so it is gathered with full read access.
+        # The pack lists everything about these invoices, including records
+        # the reader may not access, so it is gathered with full read access.
         items = self.move_line_ids.sudo()
         partner = self.partner_id
         notices = (

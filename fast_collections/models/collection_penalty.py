@@ -142,7 +142,7 @@ class CollectionPenalty(models.Model):
         The base changes are the payments and credit notes reconciled with the
         item, from the day after the reconciliation (the day of payment still
         bears interest on the amount paid), and the amounts under dispute
-        while each dispute was open; a cancelled dispute, opened by mistake,
+        while each dispute was open. A cancelled dispute, opened by mistake,
         pauses nothing. Plan periods ``[start, end)`` run from a plan's
         acceptance to its closing, for plans honoured only: the days of a
         broken or cancelled plan bear interest.

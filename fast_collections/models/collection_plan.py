@@ -1041,8 +1041,11 @@ class CollectionPlan(models.Model):
         return labels[self.state]
 
     def _check_not_own_reduction(self):
-        """Raise unless another manager than the plan's collector and author
-        approves its reduction: nobody approves a reduction they negotiated."""
+        """Raise when the approver negotiated the plan's reduction.
+
+        The plan's collector and its author cannot approve it, so another
+        manager must.
+        """
         self.ensure_one()
         if self.env.su or self.currency_id.is_zero(self.amount_reduction):
             return

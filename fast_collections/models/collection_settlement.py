@@ -43,10 +43,10 @@ OUTCOME_FIELDS = {
 class CollectionSettlementMixin(models.AbstractModel):
     """Outcome of a dispute or a legal case, and the entries that book it.
 
-    The record closes with one outcome: rejected (the invoices stand), a credit
-    note for the agreed amount, a payment plan, a legal claim filed in court
-    (its items leave the automatic collection for good) or a write-off
-    approved by a collections manager.
+    The record closes with one outcome. Rejected: the invoices stand. Credit
+    note: for the agreed amount. Payment plan: a plan settles the items.
+    Legal claim: filed in court, and its items leave the automatic collection
+    for good. Write-off: approved by a collections manager.
     """
 
     _name = "collection.settlement.mixin"
@@ -654,7 +654,7 @@ class CollectionSettlementMixin(models.AbstractModel):
         )
 
     def _get_settlement_message(self):
-        """Return the chatter message that tells how the record was settled."""
+        """Return the chatter message that states how the record was settled."""
         self.ensure_one()
         if self.outcome == "credit_note":
             return _(

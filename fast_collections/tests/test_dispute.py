@@ -87,7 +87,7 @@ class TestDispute(CollectionCommon):
 
     def test_disputed_invoice_left_out_of_runs(self):
         """B, disputed from 10 March to 31 May, stays at the first reminder
-        while A and C escalate; the notice asks for A and C only."""
+        while A and C escalate. The notice requests A and C only."""
         invoice_a, invoice_b, invoice_c = self.create_c14_invoices()
         dispute = self.open_dispute(invoice_b, "2026-03-10", deadline="2026-05-31")
         self.assertEqual(dispute.state, "open")
@@ -221,7 +221,7 @@ class TestDispute(CollectionCommon):
 
     def test_partial_dispute_chases_rest(self):
         """400 of an invoice of 1,000 disputed: the invoice keeps escalating
-        and the notice asks for 600, with 400 shown as disputed."""
+        and the notice requests 600, with 400 shown as disputed."""
         invoice = self.create_invoice(1000, "2026-03-01")
         with freeze_time("2026-03-08"):
             self.run_collection("2026-03-08")
@@ -504,8 +504,8 @@ class TestDispute(CollectionCommon):
 
     def test_notice_caps_disputed_at_owed(self):
         """A of 1,000 disputed for 600, then 700 paid: the notice shows A
-        disputed for the 300 still owed, asks nothing for it and asks 500
-        for C."""
+        disputed for the 300 still owed, requests nothing for it and
+        requests 500 for C."""
         invoice_a = self.create_invoice(1000, "2026-03-01")
         invoice_c = self.create_invoice(500, "2026-03-01")
         with freeze_time("2026-03-08"):

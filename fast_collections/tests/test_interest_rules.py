@@ -72,9 +72,12 @@ class TestInterestRules(BaseCase):
 
     def test_partial_payment_lowers_base(self):
         """1,000 due 1 January 2026, 400 paid 31 January, claimed on 28
-        February at 10.15%: the day of payment bears interest on the amount
-        paid, so 30 days on 1,000 (2 to 31 January, 8.3425) and 28 days on
-        600 (1 to 28 February, 4.6718), 13.0143, so 13.01."""
+        February at 10.15%.
+
+        The day of payment bears interest on the amount paid. So 30 days on
+        1,000 (2 to 31 January, 8.3425) and 28 days on 600 (1 to 28 February,
+        4.6718) give 13.0143, rounded to 13.01.
+        """
         result = interest(
             date(2026, 1, 2),
             date(2026, 2, 28),

@@ -550,7 +550,7 @@ class TestLegalCase(CollectionCommon):
 
     @mute_logger(*ACCESS_LOGGERS)
     def test_legal_without_case_reads_no_invoice(self):
-        """A lawyer with no case sees no entry, no history and no notice."""
+        """A lawyer with no case reads no entry, no history and no notice."""
         invoice = self.create_invoice(1000, "2024-01-01")
         self.hand_over(invoice)
         case = self.case_model.search([("partner_id", "=", self.customer.id)])
@@ -563,7 +563,7 @@ class TestLegalCase(CollectionCommon):
             invoice.with_user(other_lawyer).read(["name"])
 
     def test_leader_reads_all_cases(self):
-        """The team leader sees the cases of the company and their invoices."""
+        """The team leader reads the cases of the company and their invoices."""
         invoice = self.create_invoice(1000, "2024-01-01")
         self.hand_over(invoice)
         case = self.case_model.search([("partner_id", "=", self.customer.id)])
@@ -829,7 +829,7 @@ class TestLegalCase(CollectionCommon):
 
     @mute_logger(*ACCESS_LOGGERS)
     def test_legal_without_case_reads_no_dispute(self):
-        """A lawyer with no case sees no dispute, promise or plan, and cannot
+        """A lawyer with no case reads no dispute, promise or plan, and cannot
         close a dispute."""
         invoice = self.create_invoice(1000, "2026-03-01")
         dispute = self.open_ordinary_dispute(invoice, "2026-03-10")
@@ -861,9 +861,9 @@ class TestLegalCase(CollectionCommon):
 
     @mute_logger(*ACCESS_LOGGERS)
     def test_lawyer_reads_not_closes_collector_dispute(self):
-        """The lawyer of a case reads the customer's other disputes, but
-        closes only the disputes handed over to them; a collector who is
-        also a Legal user sees every dispute."""
+        """The lawyer of a case reads the customer's other disputes but closes
+        only those handed over to them. A collector who is also a Legal user
+        reads every dispute."""
         invoice = self.create_invoice(1000, "2024-01-01")
         self.hand_over(invoice)
         case = self.case_model.search([("partner_id", "=", self.customer.id)])

@@ -645,7 +645,8 @@ class TestPaymentPlan(CollectionCommon):
 
     def test_full_payment_leaves_reduction_unbooked(self):
         """A customer who pays the whole debt under a conditional reduction
-        completes the plan without a credit note, and the collector is told."""
+        completes the plan without a credit note, and the collector gets an
+        activity."""
         invoice = self.create_invoice(1000, "2024-01-15")
         with freeze_time("2024-02-01"):
             plan = self.create_plan(invoice, reduction_value=100)

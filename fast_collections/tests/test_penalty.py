@@ -616,9 +616,9 @@ class TestPenalty(CollectionCommon):
         self.assertEqual(len(activities), 1)
 
     def test_rate_row_deletion(self):
-        """Deleting the row of the second half of 2024 leaves a gap and is
-        refused; deleting the last row is accepted, unless its days have
-        been charged."""
+        """Deleting the row of the second half of 2024 leaves a gap, so it is
+        rejected. Deleting the last row is accepted unless its days have been
+        charged."""
         rows = self.statutory.rate_ids.sorted("date_from")
         middle = rows.filtered(lambda row: row.date_from == date(2024, 7, 1))
         with self.assertRefused(ValidationError, "gap"):
