@@ -1,7 +1,8 @@
 import logging
 from collections import defaultdict
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
 from odoo import Command, _, api, fields, models
 from odoo.exceptions import AccessError, UserError
@@ -9,6 +10,8 @@ from odoo.tools import format_date, formatLang
 
 from ..rules.interest import (
     BaseChange,
+    RatePeriod,
+    clip_rate_periods,
     compute_fee,
     compute_interest,
     payment_change,
@@ -19,6 +22,32 @@ _logger = logging.getLogger(__name__)
 # Statutory compensation for recovery costs, per invoice, in euros, set by the
 # Spanish Ley 3/2004 and by Directive 2011/7/EU.
 COMPENSATION_EUR = 40.0
+
+
+class ChargedInterest(NamedTuple):
+    """Interest already charged on an item: its total, the rates and day
+    counts of the days charged, the first day charged, and the scheme of the
+    last charge."""
+
+    amount: Decimal
+    rate_periods: tuple[RatePeriod, ...]
+    first_day: date | None
+    scheme_id: int | None
+
+
+NOTHING_CHARGED = ChargedInterest(Decimal(0), (), None, None)
+
+
+class InterestInputs(NamedTuple):
+    """What the interest of an item depends on besides its rates: the changes
+    of its base, the ``[start, end)`` periods of its honoured plans, the day
+    of its final payment when paid, and its last reconciliation's id."""
+
+    base_changes: list[BaseChange]
+    plan_periods: list[tuple[date, date]]
+    paid_on: date | None
+    last_partial_id: int
+
 
 PENALTY_KINDS = [
     ("interest", "Late-Payment Interest"),
@@ -92,6 +121,18 @@ class CollectionPenalty(models.Model):
     detail = fields.Text(
         readonly=True, help="Days, bases and rates of each interest period."
     )
+    last_partial_id = fields.Integer(
+        string="Last Reconciliation Seen",
+        readonly=True,
+        help="Id of the item's last reconciliation when the interest was "
+        "computed: a later one, such as a payment dated earlier, makes the "
+        "run check the interest again.",
+    )
+    rate_periods = fields.Json(
+        readonly=True,
+        help="Annual rates and day count of the days charged, from the first "
+        "to the last: later charges price these days the same way.",
+    )
     penalty_move_id = fields.Many2one(
         comodel_name="account.move",
         string="Charged In",
@@ -135,66 +176,95 @@ class CollectionPenalty(models.Model):
 
     @api.model
     def _get_interest_inputs(self, lines):
-        """Return {item id: (base changes, plan periods, paid on)} for
-        ``lines``, where ``paid on`` is the day of a paid item's final payment,
-        else None.
+        """Return {item id: ``InterestInputs``} for ``lines``.
 
         The base changes are the payments and credit notes reconciled with the
         item, from the day after the reconciliation (the day of payment still
         bears interest on the amount paid), and the amounts under dispute
-        while each dispute was open. A cancelled dispute, opened by mistake,
-        pauses nothing. Plan periods ``[start, end)`` run from a plan's
-        acceptance to its closing, for plans honoured only: the days of a
-        broken or cancelled plan bear interest.
+        while each dispute was open. A credit note that reverses the item's
+        invoice corrects what was invoiced, so it lowers the base from the
+        start: no interest is owed on an amount that was never due. A
+        cancelled dispute, opened by mistake, pauses nothing. Plan periods
+        ``[start, end)`` run from a plan's acceptance to its closing, for
+        plans honoured only: the days of a broken or cancelled plan bear
+        interest.
         """
         paid_dates = self._get_paid_dates(lines)
-        inputs = {line.id: ([], [], paid_dates.get(line.id)) for line in lines}
-        if not lines:
-            return inputs
-        self.env.flush_all()
-        line_ids = tuple(lines.ids)
-        self.env.cr.execute(
-            """
-            SELECT debit_move_id, max_date, SUM(debit_amount_currency)
-              FROM account_partial_reconcile
-             WHERE debit_move_id IN %s
-          GROUP BY debit_move_id, max_date
-            """,
-            [line_ids],
-        )
-        for line_id, paid_date, amount in self.env.cr.fetchall():
-            inputs[line_id][0].append(payment_change(paid_date, _decimal(amount)))
-        self.env.cr.execute(
-            """
-            SELECT line.move_line_id, dispute.date, dispute.date_closed,
-                   line.amount_disputed
-              FROM collection_dispute_line line
-              JOIN collection_dispute dispute ON dispute.id = line.dispute_id
-             WHERE line.move_line_id IN %s
-               AND dispute.state != 'cancelled'
-            """,
-            [line_ids],
-        )
-        for line_id, date_open, date_closed, amount in self.env.cr.fetchall():
-            changes = inputs[line_id][0]
-            changes.append(BaseChange(date_open, -_decimal(amount)))
-            if date_closed:
-                changes.append(BaseChange(date_closed, _decimal(amount)))
-        self.env.cr.execute(
-            """
-            SELECT rel.move_line_id, plan.date_accepted::date, plan.date_closed
-              FROM collection_plan_move_line_rel rel
-              JOIN collection_plan plan ON plan.id = rel.plan_id
-             WHERE rel.move_line_id IN %s
-               AND plan.date_accepted IS NOT NULL
-               AND plan.state IN ('active', 'completed')
-            """,
-            [line_ids],
-        )
-        for line_id, date_accepted, date_closed in self.env.cr.fetchall():
-            end = date_closed or fields.Date.to_date("9999-12-31")
-            inputs[line_id][1].append((date_accepted, end))
-        return inputs
+        changes = defaultdict(list)
+        plan_periods = defaultdict(list)
+        last_partials = {}
+        if lines:
+            self.env.flush_all()
+            line_ids = tuple(lines.ids)
+            self.env.cr.execute(
+                """
+                SELECT partial.debit_move_id, partial.max_date,
+                       COALESCE(credit_move.reversed_entry_id = debit.move_id,
+                                FALSE),
+                       SUM(partial.debit_amount_currency), MAX(partial.id)
+                  FROM account_partial_reconcile partial
+                  JOIN account_move_line debit
+                    ON debit.id = partial.debit_move_id
+                  JOIN account_move_line credit
+                    ON credit.id = partial.credit_move_id
+                  JOIN account_move credit_move
+                    ON credit_move.id = credit.move_id
+                 WHERE partial.debit_move_id IN %s
+              GROUP BY partial.debit_move_id, partial.max_date, 3
+                """,
+                [line_ids],
+            )
+            for (
+                line_id,
+                paid_on,
+                is_reversal,
+                amount,
+                partial_id,
+            ) in self.env.cr.fetchall():
+                if is_reversal:
+                    change = BaseChange(date.min, -_decimal(amount))
+                else:
+                    change = payment_change(paid_on, _decimal(amount))
+                changes[line_id].append(change)
+                last_partials[line_id] = max(last_partials.get(line_id, 0), partial_id)
+            self.env.cr.execute(
+                """
+                SELECT line.move_line_id, dispute.date, dispute.date_closed,
+                       line.amount_disputed
+                  FROM collection_dispute_line line
+                  JOIN collection_dispute dispute ON dispute.id = line.dispute_id
+                 WHERE line.move_line_id IN %s
+                   AND dispute.state != 'cancelled'
+                """,
+                [line_ids],
+            )
+            for line_id, date_open, date_closed, amount in self.env.cr.fetchall():
+                changes[line_id].append(BaseChange(date_open, -_decimal(amount)))
+                if date_closed:
+                    changes[line_id].append(BaseChange(date_closed, _decimal(amount)))
+            self.env.cr.execute(
+                """
+                SELECT rel.move_line_id, plan.date_accepted::date, plan.date_closed
+                  FROM collection_plan_move_line_rel rel
+                  JOIN collection_plan plan ON plan.id = rel.plan_id
+                 WHERE rel.move_line_id IN %s
+                   AND plan.date_accepted IS NOT NULL
+                   AND plan.state IN ('active', 'completed')
+                """,
+                [line_ids],
+            )
+            for line_id, date_accepted, date_closed in self.env.cr.fetchall():
+                end = date_closed or date.max
+                plan_periods[line_id].append((date_accepted, end))
+        return {
+            line.id: InterestInputs(
+                base_changes=changes[line.id],
+                plan_periods=plan_periods[line.id],
+                paid_on=paid_dates.get(line.id),
+                last_partial_id=last_partials.get(line.id, 0),
+            )
+            for line in lines
+        }
 
     @api.model
     def _get_paid_dates(self, lines):
@@ -216,21 +286,32 @@ class CollectionPenalty(models.Model):
 
     @api.model
     def _get_charged_interest(self, lines):
-        """Return {item id: interest already charged on it}, waived charges
-        included, since a waiver forgives them."""
+        """Return {item id: ``ChargedInterest``} for the ``lines`` charged
+        interest, waived charges included, since a waiver forgives them."""
         if not lines:
             return {}
         self.env.flush_all()
         self.env.cr.execute(
             """
-            SELECT move_line_id, SUM(amount)
+            SELECT move_line_id, amount, date_from, scheme_id, rate_periods
               FROM collection_penalty
              WHERE kind = 'interest' AND move_line_id IN %s
-          GROUP BY move_line_id
+          ORDER BY move_line_id, date_to NULLS FIRST, id
             """,
             [tuple(lines.ids)],
         )
-        return {line_id: _decimal(amount) for line_id, amount in self.env.cr.fetchall()}
+        charged = {}
+        for line_id, amount, date_from, scheme_id, periods in self.env.cr.fetchall():
+            before = charged.get(line_id, NOTHING_CHARGED)
+            first_days = [day for day in (before.first_day, date_from) if day]
+            charged[line_id] = ChargedInterest(
+                amount=before.amount + _decimal(amount),
+                rate_periods=before.rate_periods
+                + tuple(_rate_period_from_json(period) for period in periods or ()),
+                first_day=min(first_days, default=None),
+                scheme_id=scheme_id or before.scheme_id,
+            )
+        return charged
 
     @api.model
     def _lock_items(self, lines):
@@ -262,56 +343,63 @@ class CollectionPenalty(models.Model):
 
     @api.model
     def _prepare_interest(self, line, policy, scheme, last_day, inputs, charged):
-        """Return the interest charge of ``line`` up to ``last_day``, and the
-        computation's ``InterestResult`` over the new days.
+        """Return the interest charge of ``line`` up to ``last_day``, the
+        computation's ``InterestResult`` over the new days, and the amount
+        charged above what is owed (zero or more).
 
-        The interest owed is computed from ``interest_start_days`` after the
-        due date up to ``last_day``, or up to the final payment of a paid
-        item, and the charge is that total less what ``charged`` ({item id:
-        amount}) records as already charged, never negative. So a base changed
-        after a charge, such as an unreconciled payment, is made up for, and
-        the interest of an item is rounded once in all. The charge is None
-        when there are no new days and nothing to make up for.
+        The new days, after the item's last day charged, are priced with
+        ``scheme`` and the policy's day count. The days already charged keep
+        the rates and day count they were charged with, recorded on their
+        charges (``charged``: {item id: ``ChargedInterest``}). The interest
+        owed in all, up to ``last_day`` or up to the final payment of a paid
+        item, is computed on today's bases, and the charge is that total less
+        what was charged, never negative. So a base changed after a charge,
+        such as an unreconciled payment, is made up for, and the interest of
+        an item is rounded once in all. The charge is None when there are no
+        new days and nothing to make up for.
         """
-        # TODO: the total is priced with today's scheme and rates, so a stage
-        # with another scheme, or a rate edited after a charge, also re-prices
-        # the days already charged. Each charge should keep the interest of its
-        # own days, and only base changes of past days be made up for.
+        past = charged.get(line.id, NOTHING_CHARGED)
         start = line.date_maturity + timedelta(days=policy.interest_start_days)
+        if past.first_day:
+            start = min(start, past.first_day)
         first_day = start
         if line.collection_interest_date:
             first_day = max(start, line.collection_interest_date + timedelta(days=1))
-        base_changes, plan_periods, paid_on = inputs[line.id]
-        if paid_on:
-            last_day = min(last_day, paid_on)
+        item_inputs = inputs[line.id]
+        if item_inputs.paid_on:
+            last_day = min(last_day, item_inputs.paid_on)
         currency = line.currency_id
+        table = scheme._get_rate_periods()
         options = {
             "last_day": last_day,
             "initial_base": _decimal(line.amount_currency),
-            "base_changes": base_changes,
-            "rates": scheme._get_rate_periods(),
+            "base_changes": item_inputs.base_changes,
             "day_count": policy.interest_day_count,
             "rounding": _decimal(currency.rounding),
-            "excluded": plan_periods if policy.interest_plan_paused else (),
+            "excluded": item_inputs.plan_periods if policy.interest_plan_paused else (),
         }
-        total = compute_interest(start=start, **options)
-        new_days = compute_interest(start=first_day, **options)
-        already = charged.get(line.id, Decimal(0))
-        amount = max(total.amount - already, Decimal(0))
+        # The days charged are priced first by their own rates, the others
+        # by the table.
+        total = compute_interest(
+            start=start, rates=[*past.rate_periods, *table], **options
+        )
+        new_days = compute_interest(start=first_day, rates=table, **options)
+        amount = max(total.amount - past.amount, Decimal(0))
+        overcharged = max(past.amount - total.amount, Decimal(0))
         if not total.charged_to or (
             not new_days.charged_to and currency.is_zero(float(amount))
         ):
-            return None, new_days
+            return None, new_days, overcharged
         invoice = line.move_id
         detail = self._format_segments(new_days, currency)
-        if already:
+        if past.amount:
             detail += "\n" + _(
                 "Owed from %(start)s to %(end)s: %(total)s, of which %(charged)s "
                 "already charged.",
                 start=format_date(self.env, start),
                 end=format_date(self.env, total.charged_to),
                 total=formatLang(self.env, float(total.amount), currency_obj=currency),
-                charged=formatLang(self.env, float(already), currency_obj=currency),
+                charged=formatLang(self.env, float(past.amount), currency_obj=currency),
             )
         values = {
             "kind": "interest",
@@ -324,6 +412,15 @@ class CollectionPenalty(models.Model):
             "date_from": new_days.charged_to and first_day,
             "date_to": new_days.charged_to,
             "detail": detail.strip(),
+            "last_partial_id": item_inputs.last_partial_id,
+            "rate_periods": [
+                _rate_period_to_json(period)
+                for period in clip_rate_periods(
+                    table, first_day, new_days.charged_to, policy.interest_day_count
+                )
+            ]
+            if new_days.charged_to
+            else [],
         }
         if new_days.charged_to:
             values["label"] = _(
@@ -338,7 +435,7 @@ class CollectionPenalty(models.Model):
                 invoice=invoice.name,
                 end=format_date(self.env, total.charged_to),
             )
-        return values, new_days
+        return values, new_days, overcharged
 
     def _format_segments(self, result, currency):
         lines = []
@@ -453,7 +550,14 @@ class CollectionPenalty(models.Model):
             invoice.id,
             currency.name,
         )
-        summary = _("Enter the currency rate of the compensation")
+        self._schedule_manager_activity(
+            invoice, _("Enter the currency rate of the compensation"), message
+        )
+
+    @api.model
+    def _schedule_manager_activity(self, invoice, summary, note):
+        """Give a collections manager of the company of ``invoice`` an
+        activity on it, unless one with the same summary is open."""
         invoice = invoice.sudo()
         if invoice.activity_ids.filtered(lambda activity: activity.summary == summary):
             return
@@ -469,7 +573,7 @@ class CollectionPenalty(models.Model):
             invoice.activity_schedule(
                 act_type_xmlid="mail.mail_activity_data_todo",
                 summary=summary,
-                note=message,
+                note=note,
                 user_id=user.id,
             )
 
@@ -500,10 +604,12 @@ class CollectionPenalty(models.Model):
         }
 
     @api.model
-    def _prepare_nothing_owed(self, line, scheme):
+    def _prepare_nothing_owed(self, line, scheme, last_partial_id):
         """Return a zero interest charge of ``line``, booked on no invoice,
-        which records that a stage found nothing new to charge."""
+        which records that a stage found nothing new to charge, and which
+        reconciliations were seen."""
         return {
+            "last_partial_id": last_partial_id,
             "kind": "interest",
             "move_line_id": line.id,
             "company_id": line.company_id.id,
@@ -555,30 +661,29 @@ class CollectionPenalty(models.Model):
             stage = line.collection_stage_id
             policy = stage.policy_id
             # A paid item owes the interest up to its final payment only.
-            is_paid = bool(inputs[line.id][2])
+            is_paid = bool(inputs[line.id].paid_on)
             if not is_paid and (line.id, "fee", stage.id) not in item_keys:
                 overdue = line.amount_residual_currency - disputed.get(line.id, 0.0)
                 fee = self._prepare_fee(line, stage, overdue)
                 if fee:
                     charges.append(dict(fee, run_id=run.id))
-            scheme = (stage.interest_scheme_id or policy.interest_scheme_id).filtered(
-                "active"
-            )
-            if (
-                stage.charge_interest
-                and scheme
-                and (is_paid or (line.id, "interest", stage.id) not in item_keys)
-            ):
-                interest, result = self._prepare_interest(
+            scheme = self._get_run_scheme(line, stage, is_paid, charged)
+            if scheme and (is_paid or (line.id, "interest", stage.id) not in item_keys):
+                interest, result, overcharged = self._prepare_interest(
                     line, policy, scheme, today, inputs, charged
                 )
                 if result.missing_from:
                     scheme._report_missing_rate(result.missing_from)
-                if not (interest or is_paid or result.missing_from):
+                if not line.currency_id.is_zero(float(overcharged)):
+                    self._report_overcharge(line, overcharged)
+                if not (interest or result.missing_from):
                     # Nothing new: the stage is marked charged all the same,
-                    # so that the next runs do not try again every day. A
-                    # missing rate is tried again until the rate is entered.
-                    interest = self._prepare_nothing_owed(line, scheme)
+                    # and the reconciliations seen are recorded, so that the
+                    # next runs do not try again every day. A missing rate is
+                    # tried again until the rate is entered.
+                    interest = self._prepare_nothing_owed(
+                        line, scheme, inputs[line.id].last_partial_id
+                    )
                 if interest:
                     charges.append(dict(interest, stage_id=stage.id, run_id=run.id))
             if (
@@ -603,6 +708,50 @@ class CollectionPenalty(models.Model):
             run.company_id.id,
         )
         return self.env["account.move"]
+
+    @api.model
+    def _get_run_scheme(self, line, stage, is_paid, charged):
+        """Return the active scheme with which a run charges interest on
+        ``line``, or an empty recordset.
+
+        An unpaid item is charged by a stage that charges interest, with the
+        stage's scheme or its policy's. An item paid since its last charge
+        owes the interest up to its payment even when its stage charges none,
+        with the scheme of its last charge, if it was ever charged interest.
+        """
+        schemes = self.env["collection.interest.scheme"]
+        if stage.charge_interest:
+            scheme = stage.interest_scheme_id or stage.policy_id.interest_scheme_id
+        elif is_paid and line.id in charged:
+            scheme = schemes.browse(charged[line.id].scheme_id)
+        else:
+            scheme = schemes
+        return scheme.filtered("active")
+
+    @api.model
+    def _report_overcharge(self, line, amount):
+        """Tell a collections manager that ``line`` was charged ``amount`` of
+        interest more than it owes, unless an activity about it is open.
+
+        This happens when a payment dated before a charge is entered after
+        it. Charges are never negative, so the manager decides whether to
+        waive the difference.
+        """
+        invoice = line.move_id
+        note = _(
+            "%(invoice)s was charged %(amount)s of late-payment interest more "
+            "than it owes today, probably because a payment dated before the "
+            "charge was entered after it. Waive the difference on its interest "
+            "invoice if the customer is to be refunded.",
+            invoice=invoice.name,
+            amount=formatLang(self.env, float(amount), currency_obj=line.currency_id),
+        )
+        _logger.warning(
+            "Item %s was charged %s of interest more than it owes", line.id, amount
+        )
+        self._schedule_manager_activity(
+            invoice, _("Interest charged above what is owed"), note
+        )
 
     # ------------------------------------------------------------------
     # Booking
@@ -841,7 +990,9 @@ class CollectionPenalty(models.Model):
                         Command.create(
                             {
                                 "product_id": penalty.penalty_line_id.product_id.id,
-                                "name": _("Waived: %(charge)s", charge=penalty.label),
+                                "name": self.env._(
+                                    "Waived: %(charge)s", charge=penalty.label
+                                ),
                                 "account_id": penalty.penalty_line_id.account_id.id,
                                 "quantity": 1.0,
                                 "price_unit": amount,
@@ -869,3 +1020,21 @@ class CollectionPenalty(models.Model):
 
 def _decimal(value):
     return Decimal(str(value or 0.0))
+
+
+def _rate_period_to_json(period):
+    return {
+        "date_from": period.date_from.isoformat(),
+        "date_to": period.date_to.isoformat(),
+        "rate": str(period.rate),
+        "day_count": period.day_count,
+    }
+
+
+def _rate_period_from_json(values):
+    return RatePeriod(
+        date.fromisoformat(values["date_from"]),
+        date.fromisoformat(values["date_to"]),
+        Decimal(values["rate"]),
+        values["day_count"],
+    )

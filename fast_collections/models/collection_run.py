@@ -513,8 +513,14 @@ class CollectionRun(models.Model):
         )
 
     def _get_paid_late_line_ids(self, partners):
-        """Return the items paid in full after their due date and after their
-        last day of interest charged, whose stage charges interest."""
+        """Return the items paid in full after their due date that owe interest
+        up to their final payment, or that may have been charged too much.
+
+        They are the items whose stage charges interest or that were charged
+        interest before, paid after their last day charged, or reconciled
+        again since their last interest charge (a payment dated before the
+        charge but entered after it).
+        """
         query = """
             SELECT aml.id
               FROM account_move_line aml
@@ -523,21 +529,32 @@ class CollectionRun(models.Model):
               JOIN res_partner partner ON partner.id = aml.partner_id
               JOIN collection_stage stage ON stage.id = aml.collection_stage_id
               JOIN LATERAL (
-                    SELECT MAX(partial.max_date) AS paid_on
+                    SELECT MAX(partial.max_date) AS paid_on,
+                           MAX(partial.id) AS last_partial_id
                       FROM account_partial_reconcile partial
                      WHERE partial.debit_move_id = aml.id
                    ) payment ON TRUE
+              LEFT JOIN LATERAL (
+                    SELECT COALESCE(MAX(penalty.last_partial_id), 0)
+                           AS last_partial_id
+                      FROM collection_penalty penalty
+                     WHERE penalty.move_line_id = aml.id
+                       AND penalty.kind = 'interest'
+                    HAVING COUNT(*) > 0
+                   ) charged ON TRUE
              WHERE aml.company_id = %(company_id)s
                AND aml.parent_state = 'posted'
                AND account.account_type = 'asset_receivable'
                AND move.move_type IN %(move_types)s
                AND move.collection_is_penalty IS NOT TRUE
                AND aml.reconciled IS TRUE
-               AND stage.charge_interest IS TRUE
+               AND (stage.charge_interest IS TRUE
+                    OR charged.last_partial_id IS NOT NULL)
                AND payment.paid_on > aml.date_maturity
-               AND payment.paid_on > COALESCE(
-                       aml.collection_interest_date, aml.date_maturity
-                   )
+               AND (payment.paid_on > COALESCE(
+                        aml.collection_interest_date, aml.date_maturity
+                    )
+                    OR payment.last_partial_id > charged.last_partial_id)
                AND payment.paid_on <= %(run_date)s
                AND EXISTS (
                        SELECT 1

@@ -30,11 +30,17 @@ FEE_PERCENT = "percent"
 
 class RatePeriod(NamedTuple):
     """Annual rate in percent, in force from ``date_from`` to ``date_to``
-    (both included)."""
+    (both included).
+
+    ``day_count``, when set, is the convention of the days of this period,
+    instead of the one of the computation: days already charged keep the
+    convention they were charged with.
+    """
 
     date_from: date
     date_to: date
     rate: Decimal
+    day_count: str | None = None
 
 
 class BaseChange(NamedTuple):
@@ -126,6 +132,24 @@ def find_table_problems(
     return problems
 
 
+def clip_rate_periods(
+    rates: Sequence[RatePeriod], first_day: date, last_day: date, day_count: str
+) -> list[RatePeriod]:
+    """Return the parts of ``rates`` from ``first_day`` to ``last_day``, both
+    included, with their day count set to ``day_count``: the pricing of days
+    charged, kept so that a later charge does not price them again."""
+    return [
+        RatePeriod(
+            max(period.date_from, first_day),
+            min(period.date_to, last_day),
+            period.rate,
+            day_count,
+        )
+        for period in rates
+        if period.date_from <= last_day and period.date_to >= first_day
+    ]
+
+
 def _cut_dates(
     start: date,
     end: date,
@@ -142,15 +166,17 @@ def _cut_dates(
             cuts.add(period.date_to + timedelta(days=1))
     for excluded_start, excluded_end in excluded:
         cuts.update((excluded_start, excluded_end))
-    if day_count == DAY_COUNT_ACTUAL_ACTUAL:
+    day_counts = {day_count} | {period.day_count for period in rates}
+    if DAY_COUNT_ACTUAL_ACTUAL in day_counts:
         cuts.update(date(year, 1, 1) for year in range(start.year + 1, end.year + 1))
     return sorted(cut for cut in cuts if start <= cut <= end)
 
 
-def _rate_on(rates: Sequence[RatePeriod], day: date) -> Decimal | None:
+def _period_on(rates: Sequence[RatePeriod], day: date) -> RatePeriod | None:
+    """Return the first of ``rates`` in force on ``day``, or None."""
     for period in rates:
         if period.date_from <= day <= period.date_to:
-            return period.rate
+            return period
     return None
 
 
@@ -169,7 +195,8 @@ def compute_interest(
     ``initial_base`` is the amount bearing interest before any of the
     ``base_changes``, which may be dated before ``start``. No interest accrues
     on the days of the ``excluded`` ranges ``[start, end)``, such as those of
-    an active payment plan. The computation stops at the first day without a
+    an active payment plan. When periods of ``rates`` overlap, the first one
+    listed prices the day. The computation stops at the first day without a
     rate, so that a later charge takes it up once the rate is known.
     """
     end = last_day + timedelta(days=1)
@@ -185,8 +212,8 @@ def compute_interest(
             (change.amount for change in changes if change.date <= segment_start),
             Decimal(0),
         )
-        rate = _rate_on(rates, segment_start)
-        if rate is None:
+        period = _period_on(rates, segment_start)
+        if period is None:
             missing_from = segment_start
             break
         charged_to = segment_end - timedelta(days=1)
@@ -196,16 +223,18 @@ def compute_interest(
         )
         if is_excluded or base <= 0:
             continue
-        fraction = year_fraction(segment_start, segment_end, day_count)
+        fraction = year_fraction(
+            segment_start, segment_end, period.day_count or day_count
+        )
         segments.append(
             InterestSegment(
                 start=segment_start,
                 end=segment_end,
                 base=base,
-                rate=rate,
+                rate=period.rate,
                 days=(segment_end - segment_start).days,
                 fraction=fraction,
-                interest=base * rate / Decimal(100) * fraction,
+                interest=base * period.rate / Decimal(100) * fraction,
             )
         )
     total = sum((segment.interest for segment in segments), Decimal(0))

@@ -74,6 +74,26 @@ class CollectionCommon(AccountTestInvoicingCommon):
         return invoice
 
     @classmethod
+    def create_instalment_term(cls, days):
+        """Create a payment term of equal instalments due ``days`` after the
+        invoice date."""
+        return cls.env["account.payment.term"].create(
+            {
+                "name": f"{len(days)} instalments",
+                "line_ids": [
+                    Command.create(
+                        {
+                            "value": "percent",
+                            "value_amount": 100 / len(days),
+                            "nb_days": nb_days,
+                        }
+                    )
+                    for nb_days in days
+                ],
+            }
+        )
+
+    @classmethod
     def pay_invoice(cls, invoice, amount, payment_date, currency=None):
         """Register a payment of ``amount`` on ``invoice`` on ``payment_date``."""
         wizard = (

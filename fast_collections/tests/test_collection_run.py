@@ -143,17 +143,7 @@ class TestCollectionRun(CollectionCommon):
 
     def test_instalments_chase_only_past_due(self):
         """C3: 1,200 in four instalments of 300; only the first is chased."""
-        payment_term = self.env["account.payment.term"].create(
-            {
-                "name": "Four instalments",
-                "line_ids": [
-                    Command.create(
-                        {"value": "percent", "value_amount": 25, "nb_days": days}
-                    )
-                    for days in (0, 30, 60, 90)
-                ],
-            }
-        )
+        payment_term = self.create_instalment_term((0, 30, 60, 90))
         invoice = self.create_invoice(
             1200,
             "2025-01-01",

@@ -11,6 +11,7 @@ from ..rules.interest import (
     FEE_PERCENT,
     BaseChange,
     RatePeriod,
+    clip_rate_periods,
     compute_fee,
     compute_interest,
     find_table_problems,
@@ -202,6 +203,56 @@ class TestInterestRules(BaseCase):
         self.assertEqual(len(result.segments), 3)
         self.assertEqual(result.segments[0].interest, Decimal("0.004"))
         self.assertEqual(result.amount, Decimal("0.01"))
+
+    def test_days_charged_keep_their_pricing(self):
+        """January charged at 12% actual/360 keeps that pricing in front of a
+        10% actual/365 table: 31 days on 1,000 at 12% / 360 = 10.3333 and 28
+        days at 10% / 365 = 7.6712, 18.0045, so 18.00."""
+        charged = clip_rate_periods(
+            [RatePeriod(date.min, date.max, Decimal(12))],
+            date(2026, 1, 1),
+            date(2026, 1, 31),
+            DAY_COUNT_ACTUAL_360,
+        )
+        self.assertEqual(
+            charged,
+            [
+                RatePeriod(
+                    date(2026, 1, 1),
+                    date(2026, 1, 31),
+                    Decimal(12),
+                    DAY_COUNT_ACTUAL_360,
+                )
+            ],
+        )
+        result = interest(
+            date(2026, 1, 1),
+            date(2026, 2, 28),
+            1000,
+            rates=[*charged, *TEN_PERCENT],
+        )
+        self.assertEqual(result.amount, Decimal("18.00"))
+        self.assertEqual([segment.days for segment in result.segments], [31, 28])
+
+    def test_clip_leaves_out_periods_outside(self):
+        """Clipping the Spanish table to March 2025 keeps one period of 31
+        days at 11.15%."""
+        self.assertEqual(
+            clip_rate_periods(
+                SPANISH_RATES,
+                date(2025, 3, 1),
+                date(2025, 3, 31),
+                DAY_COUNT_ACTUAL_365,
+            ),
+            [
+                RatePeriod(
+                    date(2025, 3, 1),
+                    date(2025, 3, 31),
+                    Decimal("11.15"),
+                    DAY_COUNT_ACTUAL_365,
+                )
+            ],
+        )
 
     def test_identical_rows_overlap(self):
         """Two identical rows of a table are an overlap, not one row."""

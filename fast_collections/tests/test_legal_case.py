@@ -717,17 +717,7 @@ class TestLegalCase(CollectionCommon):
     def test_credit_note_on_disputed_instalment(self):
         """1,000 on a 50/50 term, the second instalment disputed for 200: the
         credit note of 200 settles the second instalment, not the first."""
-        term = self.env["account.payment.term"].create(
-            {
-                "name": "Half now, half in 30 days",
-                "line_ids": [
-                    Command.create(
-                        {"value": "percent", "value_amount": 50, "nb_days": days}
-                    )
-                    for days in (0, 30)
-                ],
-            }
-        )
+        term = self.create_instalment_term((0, 30))
         invoice = self.create_invoice(
             1000, "2026-01-01", invoice_date="2026-01-01", payment_term=term
         )

@@ -644,3 +644,144 @@ class TestPenalty(CollectionCommon):
                     }
                 )
             ]
+
+    def test_charged_days_keep_their_rate(self):
+        """1,000 due 1 January at 10%, 600 paid 11 January. Claim of 31
+        January: 10 days on 1,000 and 20 days on 400, 4.93. The contract rate
+        is then raised to 20% and the payment unreconciled. Claim of 28
+        February: the 30 days of January stay at 10%, now on 1,000, 8.2192,
+        and the 28 days of February at 20% on 1,000, 15.3425, 23.5617 in all,
+        so 23.56, less 4.93 charged: 18.63. Priced again at 20%, January would
+        have cost 16.44 and the charge 26.85."""
+        invoice = self.contract_invoice()
+        self.pay_invoice(invoice, 600, "2026-01-11")
+        self.book(self.open_preview(invoice, "2026-01-31"), "2026-01-31")
+        self.assertEqual(self.interest_charges().amount, 4.93)
+        self.contractual.annual_rate = 20
+        self.receivable_lines(invoice).matched_credit_ids.unlink()
+        preview = self.open_preview(invoice, "2026-02-28")
+        self.assertEqual(preview.line_ids.amount, 18.63)
+        self.assertIn("20.00%", preview.line_ids.detail)
+
+    def test_other_scheme_prices_new_days_only(self):
+        """1,000 due 1 January, charged 8.22 on 31 January at 10% actual/365.
+        The policy then takes the statutory scheme (10.15%) and actual/360:
+        the 28 days of February cost 1,000 x 10.15% x 28 / 360 = 7.8944, and
+        with January's 8.2192 the total is 16.1136, so 16.11, less 8.22:
+        7.89."""
+        invoice = self.contract_invoice()
+        self.book(self.open_preview(invoice, "2026-01-31"), "2026-01-31")
+        charge = self.interest_charges()
+        self.assertEqual(
+            charge.rate_periods,
+            [
+                {
+                    "date_from": "2026-01-02",
+                    "date_to": "2026-01-31",
+                    "rate": "10.0",
+                    "day_count": "actual_365",
+                }
+            ],
+        )
+        self.policy.write(
+            {
+                "interest_scheme_id": self.statutory.id,
+                "interest_day_count": "actual_360",
+            }
+        )
+        preview = self.open_preview(invoice, "2026-02-28")
+        self.assertEqual(preview.line_ids.amount, 7.89)
+        self.assertEqual(preview.line_ids.date_from, date(2026, 2, 1))
+
+    def test_paid_late_after_stage_without_interest(self):
+        """1,000 due 1 March at 10%, interest at the second reminder only.
+        Run of 22 March: 21 days, 5.75. The formal notice of 15 April charges
+        no interest. Paid in full 20 April. Run of 25 April: owed 2 March to
+        20 April, 50 days, 13.6986, so 13.70, less 5.75: 7.95, with the
+        scheme of the last charge."""
+        self.policy.interest_scheme_id = self.contractual
+        self.stage_second.charge_interest = True
+        invoice = self.create_invoice(1000, "2026-03-01")
+        for day in ("2026-03-08", "2026-03-22", "2026-04-16"):
+            with freeze_time(day):
+                self.run_collection(day)
+        self.assertEqual(
+            self.receivable_lines(invoice).collection_stage_id, self.stage_formal
+        )
+        self.assertEqual(self.interest_charges().mapped("amount"), [5.75])
+        self.pay_invoice(invoice, 1000, "2026-04-20")
+        with freeze_time("2026-04-25"):
+            self.run_collection("2026-04-25")
+        charges = self.interest_charges()
+        self.assertEqual(charges.mapped("amount"), [5.75, 7.95])
+        self.assertEqual(charges[-1].scheme_id, self.contractual)
+        self.assertEqual(charges[-1].date_to, date(2026, 4, 20))
+
+    def test_reversal_owes_no_interest(self):
+        """1,000 due 1 January at 10%, 400 reversed by a credit note on 20
+        January: the 400 were never owed, so the claim of 31 January charges
+        30 days on 600, 4.9315, so 4.93. Reversed in full, the invoice owes
+        no interest."""
+        invoice = self.contract_invoice()
+        self.reverse(invoice, 400, "2026-01-20")
+        preview = self.open_preview(invoice, "2026-01-31")
+        self.assertEqual(preview.line_ids.amount, 4.93)
+
+        other = self.create_invoice(1000, "2026-01-01")
+        self.reverse(other, 1000, "2026-01-20")
+        with self.assertRefused(UserError, "Nothing is left to charge"):
+            self.open_preview(other, "2026-01-31")
+
+    def reverse(self, invoice, amount, on_date):
+        credit_note = self.create_invoice(
+            amount, on_date, move_type="out_refund", post=False
+        )
+        credit_note.reversed_entry_id = invoice
+        # Odoo reconciles a posted reversal with the invoice it reverses.
+        credit_note.action_post()
+        self.assertTrue(self.receivable_lines(credit_note).reconciled)
+        return credit_note
+
+    def test_overcharge_reported_once(self):
+        """1,000 due 1 March at 10%, interest at the second reminder: 5.75 for
+        the 21 days up to 22 March. A payment of the whole 1,000 dated 12
+        March is entered on 25 March: only 11 days were owed, 3.0137, so
+        3.01. The run of 26 March charges nothing and gives a manager an
+        activity about the 2.74 charged too much. The activity is then done,
+        and the run of 27 March does not report it again."""
+        self.policy.interest_scheme_id = self.contractual
+        self.stage_second.charge_interest = True
+        invoice = self.create_invoice(1000, "2026-03-01")
+        for day in ("2026-03-08", "2026-03-22"):
+            with freeze_time(day):
+                self.run_collection(day)
+        self.pay_invoice(invoice, 1000, "2026-03-12")
+        summary = "Interest charged above what is owed"
+        with freeze_time("2026-03-26"):
+            self.run_collection("2026-03-26")
+        activity = invoice.activity_ids.filtered(lambda act: act.summary == summary)
+        self.assertEqual(len(activity), 1)
+        self.assertIn("2.74", activity.note)
+        self.assertEqual(self.interest_charges().mapped("amount"), [5.75, 0.0])
+        activity.action_feedback()
+        with freeze_time("2026-03-27"):
+            self.run_collection("2026-03-27")
+        self.assertFalse(
+            invoice.activity_ids.filtered(lambda act: act.summary == summary)
+        )
+        self.assertEqual(len(self.interest_charges()), 2)
+
+    def test_instalment_not_due_left_out(self):
+        """1,000 in two instalments of 500, due 1 January and 2 March, at
+        10%: the claim of 31 January charges the first, 30 days on 500,
+        4.1096, so 4.11, and leaves out the second, not yet due."""
+        self.policy.interest_scheme_id = self.contractual
+        term = self.create_instalment_term((0, 60))
+        invoice = self.create_invoice(
+            1000, "2026-01-01", invoice_date="2026-01-01", payment_term=term
+        )
+        preview = self.open_preview(invoice, "2026-01-31")
+        self.assertEqual(preview.line_ids.amount, 4.11)
+        self.assertEqual(
+            preview.line_ids.move_line_id, self.receivable_lines(invoice)[0]
+        )

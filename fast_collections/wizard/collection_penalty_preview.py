@@ -122,17 +122,22 @@ class CollectionPenaltyPreview(models.TransientModel):
                     invoices=", ".join(moves.mapped("display_name")),
                 )
             )
+        # Items not yet due are left out. An invoice with no item overdue is
+        # refused, because no interest or fee runs on it yet.
         not_due = lines.filtered(
             lambda line: not line.reconciled and line.date_maturity >= today
         )
-        if not_due:
+        lines -= not_due
+        not_overdue = not_due.filtered(lambda line: line.move_id not in lines.move_id)
+        if not_overdue:
+            first_due = not_overdue.sorted("date_maturity")[0]
             raise UserError(
                 _(
                     "%(invoice)s is not overdue: it is due on %(date)s, and "
                     "interest and fees run only from the day after the due "
                     "date. Leave it out of the selection.",
-                    invoice=not_due[0].move_id.display_name,
-                    date=fields.Date.to_string(not_due[0].date_maturity),
+                    invoice=first_due.move_id.display_name,
+                    date=fields.Date.to_string(first_due.date_maturity),
                 )
             )
         return lines.sorted(lambda line: (line.move_id.id, line.date_maturity))
@@ -181,10 +186,10 @@ class CollectionPenaltyPreview(models.TransientModel):
                         policy=policy.display_name,
                     )
                 )
-            charge, result = penalty_model._prepare_interest(
+            charge, result, _overcharged = penalty_model._prepare_interest(
                 line, policy, scheme, today, inputs, charged
             )
-            if charge:
+            if charge and not line.currency_id.is_zero(charge["amount"]):
                 values.append(charge)
             elif result.missing_from:
                 raise UserError(
