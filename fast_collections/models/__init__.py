@@ -11,6 +11,7 @@ from . import collection_dispute
 from . import collection_legal_case
 from . import collection_interest
 from . import collection_penalty
+from . import collection_pouch
 from . import account_move
 from . import account_move_line
 from . import res_company

@@ -53,6 +53,7 @@ PENALTY_KINDS = [
     ("interest", "Late-Payment Interest"),
     ("fee", "Recovery Fee"),
     ("compensation", "Statutory Compensation"),
+    ("bounce", "Return Costs"),
 ]
 
 
@@ -789,6 +790,9 @@ class CollectionPenalty(models.Model):
                 key = (item.move_id.id, "compensation")
                 already = key in invoice_keys
                 invoice_keys.add(key)
+            elif charge["kind"] == "bounce":
+                # Each bounce is charged by the step that records it.
+                already = False
             else:
                 last_charged = charged_dates.get(item.id) or (
                     item.collection_interest_date

@@ -124,6 +124,17 @@ class ResPartner(models.Model):
         compute="_compute_collection_dispute_count",
         groups=COLLECTION_GROUPS,
     )
+    collection_instrument_count = fields.Integer(
+        string="Instruments Received",
+        compute="_compute_collection_instrument_count",
+        groups=COLLECTION_GROUPS,
+        help="Cheques, notes, cash and slips of this customer in payment pouches.",
+    )
+    collection_bounced_count = fields.Integer(
+        string="Instruments Bounced",
+        compute="_compute_collection_instrument_count",
+        groups=COLLECTION_GROUPS,
+    )
 
     @api.constrains("collection_contact_id")
     def _check_collection_contact(self):
@@ -284,6 +295,41 @@ class ResPartner(models.Model):
             partner.collection_dispute_count = counts.get(
                 partner.commercial_partner_id, 0
             )
+
+    def _compute_collection_instrument_count(self):
+        counts = {
+            (partner, state): count
+            # Legal users read no pouches but see the counts.
+            for partner, state, count in self.env["collection.pouch.item"]
+            .sudo()
+            ._read_group(
+                [
+                    ("commercial_partner_id", "in", self.commercial_partner_id.ids),
+                    ("company_id", "in", self.env.companies.ids),
+                ],
+                ["commercial_partner_id", "state"],
+                ["__count"],
+            )
+        }
+        for partner in self:
+            commercial = partner.commercial_partner_id
+            partner.collection_instrument_count = sum(
+                count
+                for (other, _state), count in counts.items()
+                if other == commercial
+            )
+            partner.collection_bounced_count = counts.get((commercial, "bounced"), 0)
+
+    def action_view_collection_instruments(self):
+        self.ensure_one()
+        action = self.env["ir.actions.actions"]._for_xml_id(
+            "fast_collections.collection_pouch_item_action"
+        )
+        action["domain"] = [
+            ("commercial_partner_id", "=", self.commercial_partner_id.id)
+        ]
+        action["context"] = {"search_default_group_by_state": 1}
+        return action
 
     def _get_collection_open_lines(self, for_plan=False):
         """Return the customer's open items to negotiate in the current company.

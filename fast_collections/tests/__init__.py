@@ -17,3 +17,4 @@ from . import test_payment_plan
 from . import test_legal_case
 from . import test_interest_rules
 from . import test_penalty
+from . import test_pouch
