@@ -53,6 +53,39 @@ class AccountMove(models.Model):
         groups=COLLECTION_GROUPS,
     )
 
+    def _check_collection_penalty_kept(self):
+        """Raise when one of the moves is a posted interest and fee invoice:
+        it is waived through a credit note that records who waived it and
+        why, not reset, cancelled or reversed."""
+        penalties = self.filtered(
+            lambda move: (
+                move.collection_is_penalty
+                and move.move_type == "out_invoice"
+                and move.state == "posted"
+            )
+        )
+        if penalties:
+            raise UserError(
+                _(
+                    "%(invoices)s charges interest or fees. Use Waive Interest "
+                    "and Fees instead, which books the credit note and records "
+                    "who waived them and why.",
+                    invoices=", ".join(penalties.mapped("name")),
+                )
+            )
+
+    def button_draft(self):
+        self._check_collection_penalty_kept()
+        return super().button_draft()
+
+    def button_cancel(self):
+        self._check_collection_penalty_kept()
+        return super().button_cancel()
+
+    def _reverse_moves(self, default_values_list=None, cancel=False):
+        self._check_collection_penalty_kept()
+        return super()._reverse_moves(default_values_list, cancel=cancel)
+
     def _compute_collection_negotiation_counts(self):
         promise_counts = self._count_collection_records(
             "collection_promise", "promise_id"

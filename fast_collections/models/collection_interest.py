@@ -62,8 +62,8 @@ class CollectionInterestScheme(models.Model):
         string="Missing Rate Reported For",
         readonly=True,
         copy=False,
-        help="First day without a reference rate that a run has reported. "
-        "The same day is reported once.",
+        help="Last day without a reference rate that a run has reported. "
+        "A day is reported once.",
     )
 
     @api.constrains("annual_rate", "margin")
@@ -100,10 +100,17 @@ class CollectionInterestScheme(models.Model):
     def _report_missing_rate(self, day):
         """Tell the responsible manager that ``day`` has no reference rate.
 
-        A day already reported is not reported again.
+        A day already reported is not reported again. While the activity of
+        an earlier day is open, later days are not reported either, so items
+        that miss different days are reported once.
         """
         self.ensure_one()
-        if self.missing_rate_date == day:
+        summary = _("Add the missing reference rate")
+        is_open = self.sudo().activity_ids.filtered(
+            lambda activity: activity.summary == summary
+        )
+        reported = self.missing_rate_date
+        if reported == day or (is_open and reported and reported < day):
             return
         self.sudo().missing_rate_date = day
         body = _(
@@ -117,9 +124,10 @@ class CollectionInterestScheme(models.Model):
         self.sudo().message_post(body=body)
         user = self.user_id or self.env.ref("base.user_admin", False)
         if user:
+            is_open.unlink()
             self.sudo().activity_schedule(
                 act_type_xmlid="mail.mail_activity_data_todo",
-                summary=_("Add the missing reference rate"),
+                summary=summary,
                 note=body,
                 user_id=user.id,
             )

@@ -230,8 +230,8 @@ class CollectionPenalty(models.Model):
                 last_partials[line_id] = max(last_partials.get(line_id, 0), partial_id)
             self.env.cr.execute(
                 """
-                SELECT line.move_line_id, dispute.date, dispute.date_closed,
-                       line.amount_disputed
+                SELECT line.move_line_id, line.dispute_id, dispute.date,
+                       dispute.date_closed, line.amount_disputed
                   FROM collection_dispute_line line
                   JOIN collection_dispute dispute ON dispute.id = line.dispute_id
                  WHERE line.move_line_id IN %s
@@ -239,10 +239,20 @@ class CollectionPenalty(models.Model):
                 """,
                 [line_ids],
             )
-            for line_id, date_open, date_closed, amount in self.env.cr.fetchall():
-                changes[line_id].append(BaseChange(date_open, -_decimal(amount)))
+            rows = self.env.cr.fetchall()
+            credited = self._get_dispute_credited_amounts(
+                {dispute_id for _line_id, dispute_id, *_rest in rows}, lines
+            )
+            for line_id, dispute_id, date_open, date_closed, amount in rows:
+                # The part credited by the dispute's credit note already bears
+                # no interest from the start, so it is not paused twice.
+                paused = max(
+                    _decimal(amount) - credited.get((dispute_id, line_id), 0),
+                    Decimal(0),
+                )
+                changes[line_id].append(BaseChange(date_open, -paused))
                 if date_closed:
-                    changes[line_id].append(BaseChange(date_closed, _decimal(amount)))
+                    changes[line_id].append(BaseChange(date_closed, paused))
             self.env.cr.execute(
                 """
                 SELECT rel.move_line_id, plan.date_accepted::date, plan.date_closed
@@ -266,6 +276,19 @@ class CollectionPenalty(models.Model):
             )
             for line in lines
         }
+
+    @api.model
+    def _get_dispute_credited_amounts(self, dispute_ids, lines):
+        """Return {(dispute id, item id): amount} that the credit notes of
+        the disputes ``dispute_ids`` settled on ``lines``."""
+        disputes = self.env["collection.dispute"].sudo().browse(dispute_ids)
+        credited = defaultdict(Decimal)
+        for dispute in disputes.filtered("settlement_move_ids"):
+            partials = dispute.settlement_move_ids.line_ids.matched_debit_ids
+            for partial in partials.filtered(lambda p: p.debit_move_id in lines):
+                key = (dispute.id, partial.debit_move_id.id)
+                credited[key] += _decimal(partial.debit_amount_currency)
+        return credited
 
     @api.model
     def _get_paid_dates(self, lines):
@@ -717,14 +740,27 @@ class CollectionPenalty(models.Model):
 
         An unpaid item is charged by a stage that charges interest, with the
         stage's scheme or its policy's. An item paid since its last charge
-        owes the interest up to its payment even when its stage charges none,
-        with the scheme of its last charge, if it was ever charged interest.
+        owes the interest up to its payment even when its stage charges none:
+        with the scheme of its last charge, or else of the last stage it went
+        through that charges interest.
         """
         schemes = self.env["collection.interest.scheme"]
         if stage.charge_interest:
             scheme = stage.interest_scheme_id or stage.policy_id.interest_scheme_id
         elif is_paid and line.id in charged:
             scheme = schemes.browse(charged[line.id].scheme_id)
+        elif is_paid:
+            # Never charged, for example for want of a rate, but it went
+            # through a stage that charges interest.
+            stages = (
+                self.env["collection.history"]
+                .sudo()
+                .search([("move_line_id", "=", line.id)])
+                .stage_id.filtered("charge_interest")
+            )
+            scheme = stages[-1:].interest_scheme_id or (
+                stages[-1:].policy_id.interest_scheme_id
+            )
         else:
             scheme = schemes
         return scheme.filtered("active")

@@ -174,6 +174,10 @@ class CollectionPolicy(models.Model):
                     )
                 )
 
+    @api.constrains("interest_scheme_id", "stage_ids")
+    def _check_interest_scheme(self):
+        self.stage_ids._check_interest_scheme()
+
     @api.constrains("name")
     def _check_name(self):
         for policy in self:

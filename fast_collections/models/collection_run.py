@@ -516,10 +516,10 @@ class CollectionRun(models.Model):
         """Return the items paid in full after their due date that owe interest
         up to their final payment, or that may have been charged too much.
 
-        They are the items whose stage charges interest or that were charged
-        interest before, paid after their last day charged, or reconciled
-        again since their last interest charge (a payment dated before the
-        charge but entered after it).
+        They are the items whose stage, or a stage they went through, charges
+        interest, or that were charged interest before, and that were
+        reconciled since their last interest charge: by their final payment,
+        or by a payment dated before the charge but entered after it.
         """
         query = """
             SELECT aml.id
@@ -549,11 +549,17 @@ class CollectionRun(models.Model):
                AND move.collection_is_penalty IS NOT TRUE
                AND aml.reconciled IS TRUE
                AND (stage.charge_interest IS TRUE
-                    OR charged.last_partial_id IS NOT NULL)
+                    OR charged.last_partial_id IS NOT NULL
+                    OR EXISTS (
+                           SELECT 1
+                             FROM collection_history history
+                             JOIN collection_stage passed
+                               ON passed.id = history.stage_id
+                            WHERE history.move_line_id = aml.id
+                              AND passed.charge_interest IS TRUE
+                       ))
                AND payment.paid_on > aml.date_maturity
-               AND (payment.paid_on > COALESCE(
-                        aml.collection_interest_date, aml.date_maturity
-                    )
+               AND (charged.last_partial_id IS NULL
                     OR payment.last_partial_id > charged.last_partial_id)
                AND payment.paid_on <= %(run_date)s
                AND EXISTS (

@@ -266,6 +266,20 @@ class CollectionStage(models.Model):
                     )
                 )
 
+    @api.constrains("charge_interest", "interest_scheme_id", "policy_id")
+    def _check_interest_scheme(self):
+        for stage in self.filtered("charge_interest"):
+            if not (stage.interest_scheme_id or stage.policy_id.interest_scheme_id):
+                raise ValidationError(
+                    _(
+                        "The stage %(stage)s charges interest, but neither it "
+                        "nor its policy %(policy)s has an interest scheme. "
+                        "Choose a scheme on the stage or the policy.",
+                        stage=stage.name,
+                        policy=stage.policy_id.display_name,
+                    )
+                )
+
     @api.constrains("activity_user_id")
     def _check_activity_user(self):
         for stage in self.filtered("activity_user_id"):

@@ -134,7 +134,7 @@ class TestPenalty(CollectionCommon):
         """A second claim on the day of the first finds nothing to charge."""
         invoice = self.create_invoice(1000, "2026-01-01")
         self.book(self.open_preview(invoice, "2026-02-28"), "2026-02-28")
-        with self.assertRefused(UserError, "Nothing is left to charge"):
+        with self.assertRefused(UserError, "Nothing to charge on"):
             self.open_preview(invoice, "2026-02-28")
 
     def test_no_interest_on_disputed_amount(self):
@@ -178,7 +178,7 @@ class TestPenalty(CollectionCommon):
         invoices = self.book(preview, "2026-01-10")
         self.assertEqual(len(invoices), 2)
         self.assertEqual(sorted(invoices.mapped("currency_id.name")), ["EUR", "USD"])
-        with self.assertRefused(UserError, "Nothing is left to charge"):
+        with self.assertRefused(UserError, "Nothing to charge on"):
             self.open_preview(invoice_eur, "2026-02-10", "fee")
 
     def test_stage_fee_minimum_maximum(self):
@@ -423,7 +423,7 @@ class TestPenalty(CollectionCommon):
         first = self.open_preview(invoice, "2026-01-31")
         second = self.open_preview(invoice, "2026-01-31", user=self.collector)
         self.book(first, "2026-01-31")
-        with self.assertRefused(UserError, "Nothing is left to charge"):
+        with self.assertRefused(UserError, "Nothing is left to charge on the selected"):
             self.book(second, "2026-01-31")
         self.assertEqual(self.penalty_invoices().mapped("amount_total"), [8.22])
 
@@ -439,7 +439,7 @@ class TestPenalty(CollectionCommon):
         self.assertEqual(preview.line_ids.amount, 10)
         with freeze_time("2026-03-09"):
             self.run_collection("2026-03-09")
-        with self.assertRefused(UserError, "Nothing is left to charge"):
+        with self.assertRefused(UserError, "Nothing is left to charge on the selected"):
             self.book(preview, "2026-03-09")
         fees = self.env["collection.penalty"].search([("kind", "=", "fee")])
         self.assertEqual(fees.mapped("amount"), [10.0])
@@ -492,7 +492,7 @@ class TestPenalty(CollectionCommon):
         self.assertEqual(preview.line_ids.days, 30)
         self.assertEqual(preview.line_ids.date_to, date(2026, 1, 31))
         self.book(preview, "2026-02-05")
-        with self.assertRefused(UserError, "Nothing is left to charge"):
+        with self.assertRefused(UserError, "Nothing to charge on"):
             self.open_preview(invoice, "2026-02-10")
 
     def test_paid_on_time_refused(self):
@@ -729,7 +729,7 @@ class TestPenalty(CollectionCommon):
 
         other = self.create_invoice(1000, "2026-01-01")
         self.reverse(other, 1000, "2026-01-20")
-        with self.assertRefused(UserError, "Nothing is left to charge"):
+        with self.assertRefused(UserError, "Nothing to charge on"):
             self.open_preview(other, "2026-01-31")
 
     def reverse(self, invoice, amount, on_date):
@@ -785,3 +785,97 @@ class TestPenalty(CollectionCommon):
         self.assertEqual(
             preview.line_ids.move_line_id, self.receivable_lines(invoice)[0]
         )
+
+    def test_dispute_credit_note_not_deducted_twice(self):
+        """1,000 due 1 January at 10%, 400 disputed from 11 January and
+        credited by the dispute's credit note on 21 January: the 400 were
+        never owed, so 31 January charges 30 days on 600, 4.9315, so 4.93."""
+        invoice = self.contract_invoice()
+        dispute = self.open_dispute(invoice, "2026-01-11", 400)
+        dispute.write({"outcome": "credit_note", "amount_settled": 400})
+        with freeze_time("2026-01-21"):
+            dispute.action_close()
+        self.assertEqual(invoice.amount_residual, 600)
+        preview = self.open_preview(invoice, "2026-01-31")
+        self.assertEqual(preview.line_ids.amount, 4.93)
+
+    def test_rate_added_after_interest_stage(self):
+        """1,000 due 1 July, interest at the first reminder only, with no rate
+        for July yet: the runs of 8 and 22 July charge nothing. The rate of
+        the second half of 2026 (2.15 + 8) is added, the invoice paid in full
+        30 July, and the run of 31 July charges 2 to 30 July, 29 days on
+        1,000 at 10.15%, 8.0644, so 8.06."""
+        self.stage_first.charge_interest = True
+        invoice = self.create_invoice(1000, "2026-07-01")
+        for day in ("2026-07-08", "2026-07-22"):
+            with freeze_time(day):
+                self.run_collection(day)
+        self.assertFalse(self.interest_charges().filtered("amount"))
+        self.assertEqual(
+            self.receivable_lines(invoice).collection_stage_id, self.stage_second
+        )
+        self.statutory.rate_ids = [
+            Command.create(
+                {
+                    "date_from": "2026-07-01",
+                    "date_to": "2026-12-31",
+                    "reference_rate": 2.15,
+                }
+            )
+        ]
+        self.pay_invoice(invoice, 1000, "2026-07-30")
+        with freeze_time("2026-07-31"):
+            self.run_collection("2026-07-31")
+        self.assertEqual(self.interest_charges().filtered("amount").amount, 8.06)
+
+    def test_paid_before_interest_starts_checked_once(self):
+        """Interest from day 30, paid in full on day 14: the runs after the
+        payment record once that nothing is owed, not once a day."""
+        self.policy.interest_start_days = 30
+        self.stage_first.charge_interest = True
+        invoice = self.create_invoice(1000, "2026-03-01")
+        with freeze_time("2026-03-08"):
+            self.run_collection("2026-03-08")
+        self.pay_invoice(invoice, 1000, "2026-03-15")
+        for day in ("2026-03-16", "2026-03-17", "2026-03-18"):
+            with freeze_time(day):
+                self.run_collection(day)
+        self.assertEqual(len(self.interest_charges()), 2)
+        self.assertFalse(self.interest_charges().filtered("amount"))
+
+    def test_missing_rates_reported_once(self):
+        """Invoices due 1 and 5 July with no rate for July, interest at the
+        first reminder: the runs of 8 to 14 July report the missing rate in
+        one activity."""
+        self.stage_first.charge_interest = True
+        self.create_invoice(1000, "2026-07-01")
+        self.create_invoice(500, "2026-07-05")
+        for day in range(8, 15):
+            run_date = f"2026-07-{day:02d}"
+            with freeze_time(run_date):
+                self.run_collection(run_date)
+        activities = self.statutory.activity_ids.filtered(
+            lambda activity: activity.summary == "Add the missing reference rate"
+        )
+        self.assertEqual(len(activities), 1)
+
+    def test_penalty_invoice_kept_outside_waiver(self):
+        """A collector cannot reset, cancel or reverse an interest and fee
+        invoice: it is waived with a reason."""
+        invoice = self.contract_invoice()
+        penalty_invoice = self.book(
+            self.open_preview(invoice, "2026-01-31"), "2026-01-31"
+        )
+        as_collector = penalty_invoice.with_user(self.collector)
+        with self.assertRefused(UserError, "Waive Interest and Fees"):
+            as_collector.button_draft()
+        with self.assertRefused(UserError, "Waive Interest and Fees"):
+            as_collector._reverse_moves()
+        self.assertEqual(penalty_invoice.state, "posted")
+
+    def test_interest_stage_needs_scheme(self):
+        """A stage that charges interest under a policy without a scheme is
+        refused."""
+        self.policy.interest_scheme_id = False
+        with self.assertRefused(ValidationError, "has an interest scheme"):
+            self.stage_first.charge_interest = True

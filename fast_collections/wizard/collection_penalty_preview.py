@@ -1,5 +1,5 @@
 from odoo import Command, _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 
 from ..models.collection_penalty import PENALTY_KINDS
 
@@ -41,6 +41,10 @@ class CollectionPenaltyPreview(models.TransientModel):
     def _action_open(self, moves, mode):
         """Compute what ``moves`` owe in interest (``mode`` "interest") or in
         fees ("fee") and open the preview."""
+        if not self.env.user.has_group("fast_collections.group_collection_user"):
+            raise AccessError(
+                _("Only collectors and collections managers charge interest and fees.")
+            )
         today = fields.Date.context_today(self)
         lines = self._get_overdue_lines(moves, today, mode)
         values = [
@@ -50,8 +54,10 @@ class CollectionPenaltyPreview(models.TransientModel):
         if not values:
             raise UserError(
                 _(
-                    "Nothing is left to charge on %(invoices)s: what they owe "
-                    "up to %(date)s has already been charged.",
+                    "Nothing to charge on %(invoices)s up to %(date)s: it was "
+                    "charged already, or no interest or fee applies yet. "
+                    "Interest runs from the policy's first day of interest, "
+                    "and fees are charged by the stages that set one.",
                     invoices=", ".join(moves.mapped("display_name")),
                     date=fields.Date.to_string(today),
                 )
