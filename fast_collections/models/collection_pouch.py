@@ -272,23 +272,23 @@ class CollectionPouch(models.Model):
                     )
                 )
 
-    def _check_state(self, states, action):
+    def _check_state(self, states, message):
+        """Raise ``message`` unless the pouches are in one of ``states``.
+
+        ``message`` is translated already, with the placeholders
+        ``%(pouch)s`` and ``%(state)s``.
+        """
         for pouch in self:
             if pouch.state not in states:
                 raise UserError(
-                    _(
-                        "The pouch %(pouch)s is %(state)s, so it cannot be %(action)s.",
-                        pouch=pouch.name,
-                        state=pouch._get_state_label(),
-                        action=action,
-                    )
+                    message % {"pouch": pouch.name, "state": pouch._get_state_label()}
                 )
 
-    def _check_manager(self, action):
+    def _check_manager(self, message):
+        """Raise ``message``, translated already, unless the user is a
+        collections manager."""
         if not self.env.user.has_group("fast_collections.group_collection_manager"):
-            raise AccessError(
-                _("Only a collections manager can %(action)s a pouch.", action=action)
-            )
+            raise AccessError(message)
 
     def _lock(self):
         """Lock the pouches until the end of the transaction and read their
@@ -318,7 +318,10 @@ class CollectionPouch(models.Model):
     def action_receive(self):
         """Record who received the pouch and when."""
         self._lock()
-        self._check_state(("draft",), _("received"))
+        self._check_state(
+            ("draft",),
+            _("The pouch %(pouch)s is %(state)s: only a draft pouch can be received."),
+        )
         for pouch in self:
             if not pouch.item_ids:
                 raise UserError(
@@ -357,7 +360,13 @@ class CollectionPouch(models.Model):
         collections manager's approval first.
         """
         self._lock()
-        self._check_state(("received",), _("checked"))
+        self._check_state(
+            ("received",),
+            _(
+                "The pouch %(pouch)s is %(state)s: only a received pouch can "
+                "be checked."
+            ),
+        )
         for pouch in self:
             currency = pouch.currency_id
             if pouch.collector_id == self.env.user:
@@ -414,11 +423,19 @@ class CollectionPouch(models.Model):
 
     def _approve_difference(self, note):
         """Approve the difference between the counted and declared totals."""
-        self._check_manager(_("approve the difference of"))
+        self._check_manager(
+            _("Only a collections manager can approve the difference of a pouch.")
+        )
         if not (note or "").strip():
             raise UserError(_("Enter a note that explains the difference."))
         self._lock()
-        self._check_state(("received",), _("approved"))
+        self._check_state(
+            ("received",),
+            _(
+                "The pouch %(pouch)s is %(state)s: a difference is approved "
+                "while the pouch is received, before it is checked."
+            ),
+        )
         for pouch in self:
             if pouch.currency_id.is_zero(pouch.amount_difference):
                 raise UserError(
@@ -451,9 +468,12 @@ class CollectionPouch(models.Model):
 
     def action_post(self):
         """Post a payment per item, reconciled with the invoices it pays."""
-        self._check_manager(_("post"))
+        self._check_manager(_("Only a collections manager can post a pouch."))
         self._lock()
-        self._check_state(("checked",), _("posted"))
+        self._check_state(
+            ("checked",),
+            _("The pouch %(pouch)s is %(state)s: only a checked pouch can be posted."),
+        )
         for pouch in self:
             for item in pouch.item_ids:
                 item._post()
@@ -475,9 +495,15 @@ class CollectionPouch(models.Model):
 
     def _deposit(self, date, reference):
         """Record the deposit of the pouch in its journal's bank."""
-        self._check_manager(_("deposit"))
+        self._check_manager(_("Only a collections manager can deposit a pouch."))
         self._lock()
-        self._check_state(("posted",), _("deposited"))
+        self._check_state(
+            ("posted",),
+            _(
+                "The pouch %(pouch)s is %(state)s: only a posted pouch can be "
+                "deposited."
+            ),
+        )
         self.write(
             {
                 "state": "deposited",
@@ -500,7 +526,13 @@ class CollectionPouch(models.Model):
 
     def action_cancel(self):
         self._lock()
-        self._check_state(("draft", "received", "checked"), _("cancelled"))
+        self._check_state(
+            ("draft", "received", "checked"),
+            _(
+                "The pouch %(pouch)s is %(state)s: a pouch can be cancelled "
+                "until it is posted."
+            ),
+        )
         self.write({"state": "cancelled"})
         for pouch in self:
             pouch.message_post(
@@ -510,7 +542,13 @@ class CollectionPouch(models.Model):
 
     def action_draft(self):
         self._lock()
-        self._check_state(("cancelled", "received", "checked"), _("reset to draft"))
+        self._check_state(
+            ("cancelled", "received", "checked"),
+            _(
+                "The pouch %(pouch)s is %(state)s: only a received, checked "
+                "or cancelled pouch can be reset to draft."
+            ),
+        )
         self.write(
             {
                 "state": "draft",
@@ -867,6 +905,9 @@ class CollectionPouchItem(models.Model):
         most one paid in part, and leaves a credit only when it pays every
         invoice in full.
         """
+        # TODO: paying several invoices in part with one instrument needs
+        # partial reconciliations of chosen amounts, which Odoo's reconcile()
+        # does not take.
         self.ensure_one()
         currency = self.currency_id
         partial = self.allocation_ids.filtered(
@@ -994,7 +1035,9 @@ class CollectionPouchItem(models.Model):
         from where they were.
         """
         pouch_model = self.env["collection.pouch"]
-        pouch_model._check_manager(_("record a bounced item of"))
+        pouch_model._check_manager(
+            _("Only a collections manager can record a bounced item.")
+        )
         if not (reason or "").strip():
             raise UserError(_("Enter the reason the bank gave for the return."))
         if cost < 0:

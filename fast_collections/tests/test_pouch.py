@@ -182,7 +182,7 @@ class TestPouch(CollectionCommon):
             [{"partner_id": self.customer.id, "number": "0005", "amount": 1000}]
         )
         self.post(pouch)
-        with self.assertRefused(UserError, "cannot be posted"):
+        with self.assertRefused(UserError, "only a checked pouch can be posted"):
             pouch.action_post()
         with self.assertRefused(UserError, "can no longer be changed"):
             pouch.amount_declared = 900
