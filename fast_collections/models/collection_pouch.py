@@ -972,6 +972,7 @@ class CollectionPouchItem(models.Model):
         if self.payment_id:
             raise UserError(_("%(item)s is already posted.", item=self.display_name))
         partial = self._check_allocations_postable()
+
         pouch = self.pouch_id
         accounts = self.allocation_ids.move_line_id.account_id
         if len(accounts) > 1:
@@ -996,6 +997,7 @@ class CollectionPouchItem(models.Model):
         }
         if accounts:
             values["destination_account_id"] = accounts.id
+
         # Collectors and managers may lack accounting rights, but a checked
         # pouch is posted as counted.
         payment = (
@@ -1005,6 +1007,7 @@ class CollectionPouchItem(models.Model):
             .create(values)
         )
         payment.action_post()
+
         receivable = payment.move_id.line_ids.filtered(
             lambda line: line.account_id == payment.destination_account_id
         )
@@ -1087,6 +1090,7 @@ class CollectionPouchItem(models.Model):
             lambda line: line.account_id == payment.destination_account_id
         )
         receivable.remove_move_reconcile()
+
         reversal = payment.move_id._reverse_moves(
             [
                 {
@@ -1101,6 +1105,7 @@ class CollectionPouchItem(models.Model):
         )
         if reversal.state == "draft":
             reversal.action_post()
+
         # Odoo may reconcile a reversal with its entry when it posts it.
         to_reconcile = (
             receivable

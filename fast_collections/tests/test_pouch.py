@@ -522,3 +522,30 @@ class TestPouch(CollectionCommon):
             .search([("id", "=", pouch.id)])
         )
         self.assertFalse(visible)
+
+    def test_receipt_and_views(self):
+        """The receipt lists each item with its invoices and the signature
+        lines, and the pouch and item views load for a collector."""
+        invoice = self.create_invoice(1000, "2026-01-10")
+        pouch = self.create_pouch(
+            [{"partner_id": self.customer.id, "number": "0010", "amount": 1000}]
+        )
+        html = (
+            self.env["ir.actions.report"]
+            ._render_qweb_html("fast_collections.report_collection_pouch", pouch.ids)[0]
+            .decode()
+        )
+        self.assertIn(pouch.name, html)
+        self.assertIn("0010", html)
+        self.assertIn(invoice.name, html)
+        self.assertIn("Signature", html)
+        for model, view_types in (
+            ("collection.pouch", ["list", "form", "search"]),
+            ("collection.pouch.item", ["list", "form", "search", "pivot"]),
+        ):
+            views = (
+                self.env[model]
+                .with_user(self.collector)
+                .get_views([(False, view_type) for view_type in view_types])
+            )
+            self.assertEqual(set(views["views"]), set(view_types))

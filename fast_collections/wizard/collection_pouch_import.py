@@ -40,7 +40,7 @@ class CollectionPouchImport(models.TransientModel):
     def action_import(self):
         """Create an item per row, or none when a row is invalid.
 
-        The first row holds the column titles. Every invalid row is reported
+        The first row contains the column titles. Every invalid row is reported
         with its number as the spreadsheet shows it.
         """
         self.ensure_one()
@@ -70,7 +70,7 @@ class CollectionPouchImport(models.TransientModel):
 
     def _create_items(self, values):
         """Create the items of ``values`` [(row number, values)] and return
-        the errors; when there is any, nothing is created."""
+        the errors. When there is any, nothing is created."""
         errors = []
         items = self.env["collection.pouch.item"]
         try:
@@ -199,14 +199,14 @@ class CollectionPouchImport(models.TransientModel):
     def _find_instrument(self, value):
         if not value:
             raise RowError(_("the instrument is missing."))
-        wanted = str(value).casefold()
+        text = str(value).casefold()
         labels = dict(
             self.env["collection.pouch.item"]
             ._fields["instrument"]
             ._description_selection(self.env)
         )
         for code, label in INSTRUMENTS:
-            if wanted in {code, label.casefold(), labels[code].casefold()}:
+            if text in {code, label.casefold(), labels[code].casefold()}:
                 return code
         raise RowError(
             _(
