@@ -1,4 +1,5 @@
 import logging
+from collections import defaultdict
 
 from odoo import Command, _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
@@ -23,17 +24,17 @@ POUCH_STATES = [
     ("cancelled", "Cancelled"),
 ]
 
-# Fields that the workflow steps write once the pouch has left draft.
-POUCH_WORKFLOW_FIELDS = {
+# Fields that only the steps write, through sudo: a user cannot set them.
+POUCH_STEP_FIELDS = {
     "state",
     "received_by_id",
     "date_receipt",
-    "amount_counted",
     "checked_by_id",
     "date_checked",
     "difference_note",
     "difference_approved_by_id",
     "date_difference_approved",
+    "amount_difference_approved",
     "posted_by_id",
     "date_posted",
     "deposited_by_id",
@@ -41,9 +42,14 @@ POUCH_WORKFLOW_FIELDS = {
     "deposit_reference",
 }
 
-# Fields that stay editable on the items of a posted pouch: the bounce.
-ITEM_BOUNCE_FIELDS = {
+# Fields of a pouch that stay editable after draft.
+POUCH_FREE_FIELDS = {"note", "amount_counted", "item_ids"}
+
+# Fields of an item that only the steps write, through sudo.
+ITEM_STEP_FIELDS = {
     "state",
+    "payment_id",
+    "date_applied",
     "date_bounced",
     "bounce_reason",
     "bounce_cost",
@@ -51,6 +57,14 @@ ITEM_BOUNCE_FIELDS = {
     "bounce_fee_move_id",
     "bounced_by_id",
 }
+
+# Instruments whose date of issue can be later than their hand-over: a
+# post-dated cheque is cashed from its date.
+DATED_INSTRUMENTS = ("cheque", "promissory_note")
+
+
+def _is_mail_field(field_name):
+    return field_name.startswith(("message_", "activity_", "website_message"))
 
 
 class CollectionPouch(models.Model):
@@ -129,11 +143,14 @@ class CollectionPouch(models.Model):
         string="Difference",
         compute="_compute_amount_difference",
         store=True,
-        help="Counted total less declared total.",
+        help="Counted total less declared total, once the pouch is counted.",
     )
     difference_note = fields.Text(copy=False, tracking=True)
     difference_approved_by_id = fields.Many2one(
         comodel_name="res.users", readonly=True, copy=False
+    )
+    amount_difference_approved = fields.Monetary(
+        string="Difference Approved", readonly=True, copy=False
     )
     date_difference_approved = fields.Datetime(
         string="Difference Approved On", readonly=True, copy=False
@@ -157,7 +174,6 @@ class CollectionPouch(models.Model):
         comodel_name="collection.pouch.item",
         inverse_name="pouch_id",
         string="Items",
-        copy=True,
     )
     item_count = fields.Integer(compute="_compute_item_count")
     bounced_count = fields.Integer(
@@ -182,10 +198,17 @@ class CollectionPouch(models.Model):
         for pouch in self:
             pouch.amount_total = sum(pouch.item_ids.mapped("amount"))
 
-    @api.depends("amount_counted", "amount_declared")
+    @api.depends("amount_counted", "amount_declared", "state")
     def _compute_amount_difference(self):
         for pouch in self:
-            pouch.amount_difference = pouch.amount_counted - pouch.amount_declared
+            is_counted = pouch.amount_counted or pouch.state in (
+                "checked",
+                "posted",
+                "deposited",
+            )
+            pouch.amount_difference = (
+                pouch.amount_counted - pouch.amount_declared if is_counted else 0.0
+            )
 
     @api.depends("item_ids.state")
     def _compute_item_count(self):
@@ -224,8 +247,27 @@ class CollectionPouch(models.Model):
                     )
                 )
 
+    @api.constrains("journal_id", "company_id")
+    def _check_journal(self):
+        for pouch in self:
+            if pouch.journal_id.type not in ("bank", "cash"):
+                raise ValidationError(
+                    _(
+                        "The pouch %(pouch)s is deposited into %(journal)s, which "
+                        "is not a bank or cash journal.",
+                        pouch=pouch.name,
+                        journal=pouch.journal_id.display_name,
+                    )
+                )
+
     @api.model_create_multi
     def create(self, vals_list):
+        if any(set(vals) & POUCH_STEP_FIELDS for vals in vals_list) and not (
+            self.env.su
+        ):
+            raise AccessError(
+                _("The status and hand-over record of a pouch are set by its steps.")
+            )
         for vals in vals_list:
             if vals.get("name", "/") == "/":
                 company = self.env["res.company"].browse(
@@ -234,12 +276,49 @@ class CollectionPouch(models.Model):
                 vals["name"] = self.env["ir.sequence"].with_company(
                     company
                 ).next_by_code("collection.pouch") or _("New")
-        return super().create(vals_list)
+        pouches = super().create(vals_list)
+        # Checked here too: a constraint does not run for fields not given.
+        pouches._check_handed_over_by()
+        return pouches
 
     def write(self, vals):
-        if set(vals) - POUCH_WORKFLOW_FIELDS - {"note", "message_main_attachment_id"}:
-            self._check_editable()
-        return super().write(vals)
+        """Write ``vals``, which users may do on a draft pouch only, except
+        for its note, its items until it is checked and its counted total
+        while it is received. The steps write the status and who did what."""
+        fields_written = {name for name in vals if not _is_mail_field(name)}
+        if not self.env.su:
+            if fields_written & POUCH_STEP_FIELDS:
+                raise AccessError(
+                    _(
+                        "The status and hand-over record of a pouch are set by "
+                        "its steps."
+                    )
+                )
+            if fields_written - POUCH_FREE_FIELDS:
+                self._check_draft()
+            if "item_ids" in vals:
+                self._check_editable()
+            if "amount_counted" in vals:
+                self._check_state(
+                    ("received",),
+                    _(
+                        "The pouch %(pouch)s is %(state)s: its counted total "
+                        "is entered while it is received."
+                    ),
+                )
+        result = super().write(vals)
+        if "amount_counted" in vals:
+            # An approval is for the difference the manager saw.
+            self.filtered("difference_approved_by_id").sudo().write(
+                {
+                    "difference_approved_by_id": False,
+                    "date_difference_approved": False,
+                    "amount_difference_approved": 0.0,
+                }
+            )
+        if {"journal_id", "company_id"} & fields_written:
+            self.item_ids._suggest_allocations()
+        return result
 
     def unlink(self):
         for pouch in self:
@@ -257,6 +336,19 @@ class CollectionPouch(models.Model):
     def _get_state_label(self):
         self.ensure_one()
         return dict(self._fields["state"]._description_selection(self.env))[self.state]
+
+    def _check_draft(self):
+        for pouch in self:
+            if pouch.state != "draft":
+                raise UserError(
+                    _(
+                        "The pouch %(pouch)s is %(state)s: who hands it over, "
+                        "when, into which journal and the declared total are "
+                        "changed in draft only.",
+                        pouch=pouch.name,
+                        state=pouch._get_state_label(),
+                    )
+                )
 
     def _check_editable(self):
         """Raise unless the pouches are in draft or received: their items and
@@ -331,7 +423,7 @@ class CollectionPouch(models.Model):
                         pouch=pouch.name,
                     )
                 )
-        self.write(
+        self.sudo().write(
             {
                 "state": "received",
                 "received_by_id": self.env.uid,
@@ -388,9 +480,11 @@ class CollectionPouch(models.Model):
                         total=pouch._format_amount(pouch.amount_total),
                     )
                 )
-            if (
-                not currency.is_zero(pouch.amount_difference)
-                and not pouch.difference_approved_by_id
+            if not currency.is_zero(pouch.amount_difference) and (
+                not pouch.difference_approved_by_id
+                or currency.compare_amounts(
+                    pouch.amount_difference, pouch.amount_difference_approved
+                )
             ):
                 raise UserError(
                     _(
@@ -404,7 +498,7 @@ class CollectionPouch(models.Model):
                         difference=pouch._format_amount(pouch.amount_difference),
                     )
                 )
-        self.write(
+        self.sudo().write(
             {
                 "state": "checked",
                 "checked_by_id": self.env.uid,
@@ -437,6 +531,14 @@ class CollectionPouch(models.Model):
             ),
         )
         for pouch in self:
+            if not pouch.amount_counted:
+                raise UserError(
+                    _(
+                        "Enter the counted total of the pouch %(pouch)s before "
+                        "approving its difference.",
+                        pouch=pouch.name,
+                    )
+                )
             if pouch.currency_id.is_zero(pouch.amount_difference):
                 raise UserError(
                     _(
@@ -445,13 +547,15 @@ class CollectionPouch(models.Model):
                         pouch=pouch.name,
                     )
                 )
-        self.write(
-            {
-                "difference_note": note,
-                "difference_approved_by_id": self.env.uid,
-                "date_difference_approved": fields.Datetime.now(),
-            }
-        )
+        for pouch in self:
+            pouch.sudo().write(
+                {
+                    "difference_note": note,
+                    "difference_approved_by_id": self.env.uid,
+                    "date_difference_approved": fields.Datetime.now(),
+                    "amount_difference_approved": pouch.amount_difference,
+                }
+            )
         for pouch in self:
             pouch.message_post(
                 body=_(
@@ -477,7 +581,7 @@ class CollectionPouch(models.Model):
         for pouch in self:
             for item in pouch.item_ids:
                 item._post()
-            pouch.write(
+            pouch.sudo().write(
                 {
                     "state": "posted",
                     "posted_by_id": self.env.uid,
@@ -497,6 +601,17 @@ class CollectionPouch(models.Model):
         """Record the deposit of the pouch in its journal's bank."""
         self._check_manager(_("Only a collections manager can deposit a pouch."))
         self._lock()
+        for pouch in self:
+            if date < pouch.date_received:
+                raise UserError(
+                    _(
+                        "The pouch %(pouch)s was received on %(received)s, so it "
+                        "cannot be deposited before, on %(date)s.",
+                        pouch=pouch.name,
+                        received=format_date(self.env, pouch.date_received),
+                        date=format_date(self.env, date),
+                    )
+                )
         self._check_state(
             ("posted",),
             _(
@@ -504,7 +619,7 @@ class CollectionPouch(models.Model):
                 "deposited."
             ),
         )
-        self.write(
+        self.sudo().write(
             {
                 "state": "deposited",
                 "deposited_by_id": self.env.uid,
@@ -533,7 +648,7 @@ class CollectionPouch(models.Model):
                 "until it is posted."
             ),
         )
-        self.write({"state": "cancelled"})
+        self.sudo().write({"state": "cancelled"})
         for pouch in self:
             pouch.message_post(
                 body=_("Pouch cancelled by %(user)s.", user=self.env.user.name)
@@ -549,13 +664,14 @@ class CollectionPouch(models.Model):
                 "or cancelled pouch can be reset to draft."
             ),
         )
-        self.write(
+        self.sudo().write(
             {
                 "state": "draft",
                 "checked_by_id": False,
                 "date_checked": False,
                 "difference_approved_by_id": False,
                 "date_difference_approved": False,
+                "amount_difference_approved": 0.0,
             }
         )
         for pouch in self:
@@ -694,6 +810,13 @@ class CollectionPouchItem(models.Model):
         help="Costs the bank charged for returning the item.",
     )
     bounced_by_id = fields.Many2one(comodel_name="res.users", readonly=True, copy=False)
+    date_applied = fields.Date(
+        string="Applied On",
+        readonly=True,
+        copy=False,
+        help="Day the payment was reconciled with the invoices: the day of "
+        "posting, or for a later maturity the first run from that day.",
+    )
     bounce_move_id = fields.Many2one(
         comodel_name="account.move",
         string="Reversal",
@@ -733,7 +856,7 @@ class CollectionPouchItem(models.Model):
                     )
                 )
 
-    @api.constrains("date_issue", "date_maturity")
+    @api.constrains("date_issue", "date_maturity", "instrument")
     def _check_dates(self):
         for item in self:
             if (
@@ -746,18 +869,28 @@ class CollectionPouchItem(models.Model):
                         "%(item)s matures on %(maturity)s, before it was issued "
                         "on %(issue)s. Correct its dates.",
                         item=item.display_name,
-                        maturity=fields.Date.to_string(item.date_maturity),
-                        issue=fields.Date.to_string(item.date_issue),
+                        maturity=format_date(self.env, item.date_maturity),
+                        issue=format_date(self.env, item.date_issue),
+                    )
+                )
+            if item.instrument == "cash" and item.date_maturity:
+                raise ValidationError(
+                    _(
+                        "Cash of %(customer)s has a maturity. Cash is paid when "
+                        "it is received: leave its maturity empty.",
+                        customer=item.partner_id.display_name,
                     )
                 )
 
     @api.constrains("number", "bank_id", "instrument")
     def _check_unique_number(self):
         for item in self.filtered(lambda record: record.number and record.bank_id):
-            duplicate = self.search(
+            # Searched in all the company's pouches, whoever may read them.
+            duplicate = self.sudo().search(
                 [
                     ("id", "!=", item.id),
-                    ("number", "=", item.number),
+                    ("company_id", "=", item.company_id.id),
+                    ("number", "=ilike", item.number.strip()),
                     ("bank_id", "=", item.bank_id.id),
                     ("instrument", "=", item.instrument),
                     ("state", "!=", "bounced"),
@@ -780,6 +913,8 @@ class CollectionPouchItem(models.Model):
     def _check_allocations(self):
         for item in self:
             currency = item.currency_id
+            if currency.compare_amounts(item.amount, 0.0) <= 0:
+                continue  # _check_amount explains it
             if currency.compare_amounts(item.amount_allocated, item.amount) > 0:
                 raise ValidationError(
                     _(
@@ -794,6 +929,15 @@ class CollectionPouchItem(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
+        for vals in vals_list:
+            if set(vals) & ITEM_STEP_FIELDS and not self.env.su:
+                raise AccessError(
+                    _("The status and payment of a pouch item are set by its steps.")
+                )
+            if not vals.get("partner_id"):
+                raise ValidationError(_("Enter the customer of each pouch item."))
+            if vals.get("number"):
+                vals["number"] = vals["number"].strip()
         pouches = self.env["collection.pouch"].browse(
             [vals["pouch_id"] for vals in vals_list if vals.get("pouch_id")]
         )
@@ -803,14 +947,28 @@ class CollectionPouchItem(models.Model):
         return items
 
     def write(self, vals):
-        if set(vals) - ITEM_BOUNCE_FIELDS - {"payment_id"}:
+        if not self.env.su:
+            if set(vals) & ITEM_STEP_FIELDS:
+                raise AccessError(
+                    _("The status and payment of a pouch item are set by its steps.")
+                )
+            if "pouch_id" in vals and self.filtered(
+                lambda item: item.pouch_id.id != vals["pouch_id"]
+            ):
+                raise UserError(_("A pouch item cannot be moved to another pouch."))
             self.pouch_id._check_editable()
+        if vals.get("number"):
+            vals = dict(vals, number=vals["number"].strip())
+        suggest = {"partner_id", "reference", "amount"} & set(vals) and (
+            "allocation_ids" not in vals
+        )
+        if suggest:
+            # Cleared in the same write, so that a lower amount is not refused
+            # for the invoices suggested for the former one.
+            vals = dict(vals, allocation_ids=[Command.clear()])
         result = super().write(vals)
-        if {"partner_id", "reference", "amount"} & set(vals):
-            # Items whose customer, reference or amount changed are suggested
-            # again, unless the same write sets their invoices.
-            if "allocation_ids" not in vals:
-                self._suggest_allocations()
+        if suggest:
+            self._suggest_allocations()
         return result
 
     def unlink(self):
@@ -878,24 +1036,35 @@ class CollectionPouchItem(models.Model):
     def _suggest_allocations(self):
         """Replace the invoices each item pays by a suggestion: the invoices
         named in its reference first, then the customer's oldest items, up to
-        the item's amount."""
-        for item in self:
-            if item.state != "pending" or not item.partner_id:
-                continue
+        the item's amount. What the other items of the pouch already pay is
+        left to them, in the order the items are posted."""
+        items = self.filtered(lambda item: item.state == "pending" and item.partner_id)
+        items.filtered("allocation_ids").write({"allocation_ids": [Command.clear()]})
+        for item in items.sorted(
+            lambda item: (item.pouch_id.id, item.sequence, item.id)
+        ):
+            currency = item.currency_id
+            taken = defaultdict(float)
+            others = item.pouch_id.item_ids - item
+            for allocation in others.allocation_ids:
+                taken[allocation.move_line_id.id] += allocation.amount
             open_items = item._get_open_items()
-            ordered = item._get_referenced_items(open_items)
-            ordered |= open_items
+            ordered = item._get_referenced_items(open_items) | open_items
             remaining = item.amount
-            commands = [Command.clear()]
+            commands = []
             for line in ordered:
-                if item.currency_id.compare_amounts(remaining, 0.0) <= 0:
+                if currency.compare_amounts(remaining, 0.0) <= 0:
                     break
-                amount = min(remaining, line.amount_residual_currency)
+                available = line.amount_residual_currency - taken[line.id]
+                if currency.compare_amounts(available, 0.0) <= 0:
+                    continue
+                amount = min(remaining, available)
                 commands.append(
                     Command.create({"move_line_id": line.id, "amount": amount})
                 )
-                remaining = item.currency_id.round(remaining - amount)
-            item.allocation_ids = commands
+                remaining = currency.round(remaining - amount)
+            if commands:
+                item.allocation_ids = commands
 
     def _check_allocations_postable(self):
         """Raise unless the item's invoices can be reconciled as allocated.
@@ -957,21 +1126,26 @@ class CollectionPouchItem(models.Model):
         return partial
 
     def _get_payment_date(self):
-        """Return the date of the item's payment: its maturity when it is
-        later than the pouch's receipt, so that a post-dated cheque or a
-        promissory note is not paid before it can be cashed."""
+        """Return the date of the item's payment: the day it can be cashed
+        (its maturity, or the date written on a cheque or note) when later
+        than the pouch's receipt, so that it is not paid before."""
         self.ensure_one()
         received = self.pouch_id.date_received
-        if self.date_maturity and self.date_maturity > received:
-            return self.date_maturity
-        return received
+        cashable = self.date_maturity
+        if not cashable and self.instrument in DATED_INSTRUMENTS:
+            cashable = self.date_issue
+        return max(received, cashable or received)
 
     def _post(self):
-        """Post the item's payment and reconcile it with its invoices."""
+        """Post the item's payment and reconcile it with its invoices, at
+        once or, for a payment dated later, from that day on."""
         self.ensure_one()
         if self.payment_id:
             raise UserError(_("%(item)s is already posted.", item=self.display_name))
-        partial = self._check_allocations_postable()
+        # The company, partner and currency of each invoice are checked again,
+        # in case the pouch's journal or company changed since.
+        self.allocation_ids._check_allocation()
+        self._check_allocations_postable()
 
         pouch = self.pouch_id
         accounts = self.allocation_ids.move_line_id.account_id
@@ -1007,23 +1181,84 @@ class CollectionPouchItem(models.Model):
             .create(values)
         )
         payment.action_post()
+        self.sudo().write({"payment_id": payment.id, "state": "posted"})
+        today = fields.Date.context_today(self)
+        if payment.date <= today:
+            self._apply(today)
+        else:
+            for invoice in self.allocation_ids.move_line_id.move_id:
+                invoice.sudo().message_post(
+                    body=_(
+                        "%(item)s of the pouch %(pouch)s pays %(amount)s of this "
+                        "invoice on %(date)s, when it can be cashed. The "
+                        "invoice is not chased meanwhile.",
+                        item=self.display_name,
+                        pouch=pouch.name,
+                        amount=self._format_amount(
+                            sum(
+                                self.allocation_ids.filtered(
+                                    lambda allocation, invoice=invoice: (
+                                        allocation.move_id == invoice
+                                    )
+                                ).mapped("amount")
+                            )
+                        ),
+                        date=format_date(self.env, payment.date),
+                    )
+                )
 
+    def _apply(self, date):
+        """Reconcile the item's payment with its invoices on ``date``.
+
+        Invoices paid in full come first and the one paid in part last. An
+        invoice paid otherwise meanwhile takes no more than it owes, and the
+        rest stays as the customer's credit.
+        """
+        self.ensure_one()
+        payment = self.payment_id.sudo()
         receivable = payment.move_id.line_ids.filtered(
             lambda line: line.account_id == payment.destination_account_id
         )
-        # Invoices paid in full first, the one paid in part last.
-        for allocation in (self.allocation_ids - partial) + partial:
-            (receivable | allocation.move_line_id.sudo()).reconcile()
-        self.write({"payment_id": payment.id, "state": "posted"})
+        currency = self.currency_id
+        allocations = self.allocation_ids.sudo().sorted(
+            lambda allocation: (
+                currency.compare_amounts(
+                    allocation.amount, allocation.move_line_id.amount_residual_currency
+                )
+                < 0
+            )
+        )
+        for allocation in allocations:
+            line = allocation.move_line_id
+            if line.reconciled or receivable.reconciled:
+                continue
+            (receivable | line).reconcile()
+        self.sudo().date_applied = date
         for invoice in self.allocation_ids.move_line_id.move_id:
             invoice.sudo().message_post(
                 body=_(
                     "Paid by %(item)s of the pouch %(pouch)s, payment %(payment)s.",
                     item=self.display_name,
-                    pouch=pouch.name,
+                    pouch=self.pouch_id.name,
                     payment=payment.name,
                 )
             )
+
+    @api.model
+    def _apply_matured(self, company, date, partners=None):
+        """Reconcile the posted items of ``company`` whose payment is dated
+        ``date`` or before and not reconciled yet, such as promissory notes
+        that have matured."""
+        domain = [
+            ("company_id", "=", company.id),
+            ("state", "=", "posted"),
+            ("date_applied", "=", False),
+            ("payment_id.date", "<=", date),
+        ]
+        if partners:
+            domain.append(("commercial_partner_id", "in", partners.ids))
+        for item in self.sudo().search(domain, order="id"):
+            item._apply(date)
 
     # ------------------------------------------------------------------
     # Bounces
@@ -1054,11 +1289,12 @@ class CollectionPouchItem(models.Model):
                         item=item.display_name,
                     )
                 )
+            was_applied = bool(item.date_applied)
             item._reverse_payment(date, reason)
             fee_move = self.env["account.move"]
             if charge_cost and not item.currency_id.is_zero(cost):
                 fee_move = item._charge_return_costs(date, cost)
-            item.write(
+            item.sudo().write(
                 {
                     "state": "bounced",
                     "date_bounced": date,
@@ -1068,14 +1304,25 @@ class CollectionPouchItem(models.Model):
                     "bounce_fee_move_id": fee_move.id,
                 }
             )
-            body = _(
-                "%(item)s of %(amount)s bounced on %(date)s: %(reason)s. The "
-                "invoices it paid are open again.",
-                item=item.display_name,
-                amount=item._format_amount(item.amount),
-                date=format_date(self.env, date),
-                reason=reason,
-            )
+            values = {
+                "item": item.display_name,
+                "amount": item._format_amount(item.amount),
+                "date": format_date(self.env, date),
+                "reason": reason,
+            }
+            if was_applied:
+                body = _(
+                    "%(item)s of %(amount)s bounced on %(date)s: %(reason)s. "
+                    "The invoices it paid are open again.",
+                    **values,
+                )
+            else:
+                body = _(
+                    "%(item)s of %(amount)s bounced on %(date)s, before it "
+                    "matured: %(reason)s. The invoices it was to pay are "
+                    "chased again.",
+                    **values,
+                )
             item.pouch_id.message_post(body=body)
             for invoice in item.allocation_ids.move_line_id.move_id:
                 invoice.sudo().message_post(body=body)
@@ -1083,9 +1330,14 @@ class CollectionPouchItem(models.Model):
         return True
 
     def _reverse_payment(self, date, reason):
-        """Reverse the item's payment on ``date`` and open the invoices again."""
+        """Reverse the item's payment and open the invoices again.
+
+        The reversal is dated ``date``, or the payment's date when later: a
+        note returned before it matures was never cashed.
+        """
         self.ensure_one()
         payment = self.payment_id.sudo()
+        date = max(date, payment.date)
         receivable = payment.move_id.line_ids.filtered(
             lambda line: line.account_id == payment.destination_account_id
         )
@@ -1116,7 +1368,7 @@ class CollectionPouchItem(models.Model):
         if to_reconcile:
             to_reconcile.reconcile()
         payment.action_reject()
-        self.bounce_move_id = reversal
+        self.sudo().bounce_move_id = reversal
 
     def _charge_return_costs(self, date, cost):
         """Book the bank's return costs on an interest and fee invoice of the
@@ -1198,8 +1450,9 @@ class CollectionPouchAllocation(models.Model):
     )
     amount = fields.Monetary(required=True)
 
-    @api.constrains("amount", "move_line_id")
+    @api.constrains("amount", "move_line_id", "item_id")
     def _check_allocation(self):
+        self.item_id._check_allocations()
         for allocation in self:
             item = allocation.item_id
             line = allocation.move_line_id
@@ -1283,6 +1536,10 @@ class CollectionPouchAllocation(models.Model):
         return super().create(vals_list)
 
     def write(self, vals):
+        if "item_id" in vals and self.filtered(
+            lambda allocation: allocation.item_id.id != vals["item_id"]
+        ):
+            raise UserError(_("An allocation cannot be moved to another pouch item."))
         self.item_id.pouch_id._check_editable()
         return super().write(vals)
 

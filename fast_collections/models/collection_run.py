@@ -133,6 +133,7 @@ class CollectionRun(models.Model):
             "to_approve": _("stage change waiting for a manager's approval"),
             "promise": _("covered by an open promise to pay"),
             "plan": _("covered by an active payment plan"),
+            "pouch": _("paid by a pouch instrument pending maturity"),
             "dispute": _("disputed for its whole amount"),
             "legal_claim": _("legal claim filed, out of automatic collection"),
         }
@@ -215,6 +216,9 @@ class CollectionRun(models.Model):
         self.ensure_one()
         try:
             self._check_negotiations(partners)
+            self.env["collection.pouch.item"]._apply_matured(
+                self.company_id, self.run_date, partners
+            )
             if commit:
                 self._commit_batch()
             self._decide_stages(partners, commit=commit)
@@ -585,8 +589,9 @@ class CollectionRun(models.Model):
     def _get_paused_line_ids(self):
         """Return {item id: reason} for the items the run must not escalate.
 
-        Items covered by an open promise to pay or by an active payment plan
-        of the run's company are paused, and so are items whose open disputes
+        Items covered by an open promise to pay, by an active payment plan
+        or by a pouch instrument pending maturity of the run's company are
+        paused, and so are items whose open disputes
         cover their whole residual. Items with a legal claim filed are out of
         the automatic collection for good.
         """
@@ -610,6 +615,12 @@ class CollectionRun(models.Model):
               JOIN collection_plan plan ON plan.id = rel.plan_id
              WHERE plan.state = 'active' AND plan.company_id = %(company_id)s
              UNION ALL
+            SELECT allocation.move_line_id, 'pouch'
+              FROM collection_pouch_allocation allocation
+              JOIN collection_pouch_item item ON item.id = allocation.item_id
+             WHERE item.state = 'posted' AND item.date_applied IS NULL
+               AND item.company_id = %(company_id)s
+             UNION ALL
             SELECT line.move_line_id, 'dispute'
               FROM collection_dispute_line line
               JOIN collection_dispute dispute ON dispute.id = line.dispute_id
@@ -620,9 +631,9 @@ class CollectionRun(models.Model):
             """,
             {"company_id": self.company_id.id},
         )
-        # In the skip counts a legal claim outranks a plan, which outranks a
-        # promise, which outranks a dispute.
-        rank = {"legal_claim": -1, "plan": 0, "promise": 1, "dispute": 2}
+        # In the skip counts a legal claim outranks a plan, which outranks an
+        # instrument pending maturity, then a promise, then a dispute.
+        rank = {"legal_claim": -1, "plan": 0, "pouch": 1, "promise": 2, "dispute": 3}
         paused = {}
         for line_id, reason in self.env.cr.fetchall():
             current = paused.get(line_id)

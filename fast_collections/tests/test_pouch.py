@@ -184,7 +184,7 @@ class TestPouch(CollectionCommon):
         self.post(pouch)
         with self.assertRefused(UserError, "only a checked pouch can be posted"):
             pouch.action_post()
-        with self.assertRefused(UserError, "can no longer be changed"):
+        with self.assertRefused(UserError, "changed in draft only"):
             pouch.amount_declared = 900
         with self.assertRefused(UserError, "can no longer be changed"):
             pouch.item_ids.amount = 900
@@ -198,8 +198,8 @@ class TestPouch(CollectionCommon):
 
     def test_promissory_note_paid_at_maturity(self):
         """A promissory note received 1 March and maturing 31 May is paid on
-        31 May: its payment is dated then, and it is listed as pending
-        maturity until that day."""
+        31 May: its payment is dated then, the invoice stays owed but is not
+        chased until then, and the run of 31 May reconciles it."""
         invoice = self.create_invoice(1000, "2026-01-10")
         pouch = self.create_pouch(
             [
@@ -213,18 +213,54 @@ class TestPouch(CollectionCommon):
                 }
             ]
         )
-        self.post(pouch)
+        with freeze_time("2026-03-01"):
+            self.post(pouch)
         item = pouch.item_ids
         self.assertEqual(item.payment_id.date, date(2026, 5, 31))
-        self.assertEqual(
-            self.receivable_lines(invoice).matched_credit_ids.max_date,
-            date(2026, 5, 31),
-        )
+        self.assertEqual(invoice.amount_residual, 1000)
+        self.assertFalse(item.date_applied)
         pending = [
             ("state", "=", "posted"),
             ("date_maturity", ">", "2026-03-15"),
         ]
         self.assertEqual(self.env["collection.pouch.item"].search(pending), item)
+
+        with freeze_time("2026-04-01"):
+            run = self.run_collection("2026-04-01")
+        self.assertEqual(run.skip_counts.get("pouch"), 1)
+        self.assertFalse(self.notices_of())
+        with freeze_time("2026-05-31"):
+            self.run_collection("2026-05-31")
+        self.assertEqual(invoice.amount_residual, 0)
+        self.assertEqual(item.date_applied, date(2026, 5, 31))
+        self.assertEqual(
+            self.receivable_lines(invoice).matched_credit_ids.max_date,
+            date(2026, 5, 31),
+        )
+
+    def test_post_dated_cheque_waits_for_its_date(self):
+        """A cheque dated 1 May, received 1 March without a maturity, is paid
+        on 1 May. Returned on 10 March, before its date, it is reversed on 1
+        May and the invoice it was to pay is still owed."""
+        invoice = self.create_invoice(1000, "2026-01-10")
+        pouch = self.create_pouch(
+            [
+                {
+                    "partner_id": self.customer.id,
+                    "number": "0011",
+                    "date_issue": "2026-05-01",
+                    "amount": 1000,
+                }
+            ]
+        )
+        with freeze_time("2026-03-01"):
+            self.post(pouch)
+        item = pouch.item_ids
+        self.assertEqual(item.payment_id.date, date(2026, 5, 1))
+        with freeze_time("2026-03-10"):
+            item._bounce(date(2026, 3, 10), "Stopped by the drawer")
+        self.assertEqual(item.bounce_move_id.date, date(2026, 5, 1))
+        self.assertEqual(invoice.amount_residual, 1000)
 
     # ------------------------------------------------------------------
     # Counting
@@ -549,3 +585,211 @@ class TestPouch(CollectionCommon):
                 .get_views([(False, view_type) for view_type in view_types])
             )
             self.assertEqual(set(views["views"]), set(view_types))
+
+    # ------------------------------------------------------------------
+    # Steps cannot be skipped by writing fields
+    # ------------------------------------------------------------------
+
+    def test_steps_not_written_by_hand(self):
+        """A collector cannot write the status, the approval or the payment
+        of a pouch or item, nor move an item into another pouch."""
+        self.create_invoice(1000, "2026-01-10")
+        pouch = self.create_pouch(
+            [{"partner_id": self.customer.id, "number": "0012", "amount": 1000}]
+        )
+        as_collector = pouch.with_user(self.collector)
+        for values in (
+            {"state": "posted"},
+            {"difference_approved_by_id": self.collector.id},
+            {"difference_note": "fine"},
+        ):
+            with self.assertRefused(AccessError, "set by its steps"):
+                as_collector.write(values)
+        with self.assertRefused(AccessError, "set by its steps"):
+            as_collector.item_ids.write({"state": "posted"})
+        with self.assertRefused(AccessError, "set by its steps"):
+            as_collector.item_ids.write({"payment_id": False})
+        self.post(pouch)
+        self.create_invoice(100, "2026-01-20")
+        other = self.create_pouch(
+            [{"partner_id": self.customer.id, "instrument": "cash", "amount": 7}]
+        )
+        self.assertTrue(other.item_ids.allocation_ids)
+        with self.assertRefused(UserError, "cannot be moved"):
+            other.item_ids.pouch_id = pouch
+        with self.assertRefused(UserError, "cannot be moved"):
+            other.item_ids.allocation_ids.item_id = pouch.item_ids
+        with self.assertRefused(UserError, "is entered while it is received"):
+            pouch.amount_counted = 5
+        self.assertEqual(pouch.amount_total, 1000)
+
+    def test_approval_lost_when_count_changes(self):
+        """A difference of -50 approved, then the items and the count raised
+        by 5,000: the approval is gone and the check is refused."""
+        self.create_invoice(1000, "2026-01-10")
+        pouch = self.create_pouch(
+            [{"partner_id": self.customer.id, "instrument": "cash", "amount": 950}],
+            declared=1000,
+        )
+        pouch.with_user(self.collector).action_receive()
+        pouch.amount_counted = 950
+        pouch._approve_difference("Short by 50")
+        self.assertEqual(pouch.amount_difference_approved, -50)
+        pouch.item_ids = [
+            Command.create(
+                {"partner_id": self.customer.id, "instrument": "cash", "amount": 5000}
+            )
+        ]
+        pouch.amount_counted = 5950
+        self.assertFalse(pouch.difference_approved_by_id)
+        with self.assertRefused(UserError, "must approve the difference"):
+            pouch.action_check()
+
+    def test_header_fixed_after_receipt(self):
+        """Once received, the collector, the journal and the declared total
+        of a pouch are fixed, so a collector cannot hand the counting of
+        their own pouch to themselves."""
+        pouch = self.create_pouch(
+            [{"partner_id": self.customer.id, "instrument": "cash", "amount": 10}]
+        )
+        pouch.with_user(self.collector).action_receive()
+        with self.assertRefused(UserError, "changed in draft only"):
+            pouch.with_user(self.collector).collector_id = self.env.user
+
+    def test_pouch_needs_collector_or_branch(self):
+        """A pouch handed over by nobody, or into a sales journal, is
+        refused."""
+        pouches = self.env["collection.pouch"]
+        with self.assertRefused(ValidationError, "collector or the branch"):
+            pouches.create({"journal_id": self.journal.id})
+        with self.assertRefused(ValidationError, "not a bank or cash journal"):
+            pouches.create(
+                {
+                    "collector_id": self.collector.id,
+                    "journal_id": self.company_data["default_journal_sale"].id,
+                }
+            )
+
+    def test_journal_currency_change_suggests_again(self):
+        """Items allocated to USD invoices lose their allocations when the
+        pouch moves to a EUR journal, so nothing is paid in the wrong
+        currency."""
+        self.create_invoice(1000, "2026-01-10")
+        euro = self.setup_other_currency("EUR", rates=[("2020-01-01", 0.5)])
+        euro_journal = self.env["account.journal"].create(
+            {
+                "name": "Bank EUR",
+                "code": "BEUR",
+                "type": "bank",
+                "currency_id": euro.id,
+                "company_id": self.company.id,
+            }
+        )
+        pouch = self.create_pouch(
+            [{"partner_id": self.customer.id, "number": "0013", "amount": 1000}]
+        )
+        self.assertTrue(pouch.item_ids.allocation_ids)
+        pouch.journal_id = euro_journal
+        self.assertEqual(pouch.currency_id, euro)
+        self.assertFalse(pouch.item_ids.allocation_ids)
+
+    def test_two_cheques_suggest_two_invoices(self):
+        """Two cheques of 1,000 for two invoices of 1,000: the second cheque
+        is suggested the second invoice, and both post."""
+        first = self.create_invoice(1000, "2026-01-10")
+        second = self.create_invoice(1000, "2026-01-20")
+        pouch = self.create_pouch(
+            [
+                {"partner_id": self.customer.id, "number": "T1", "amount": 1000},
+                {"partner_id": self.customer.id, "number": "T2", "amount": 1000},
+            ]
+        )
+        one, two = pouch.item_ids
+        self.assertEqual(one.allocation_ids.move_id, first)
+        self.assertEqual(two.allocation_ids.move_id, second)
+        self.post(pouch)
+        self.assertEqual(first.amount_residual, 0)
+        self.assertEqual(second.amount_residual, 0)
+
+    def test_item_amount_lowered(self):
+        """An item of 950 lowered to 100 is suggested 100 of the invoice."""
+        self.create_invoice(1000, "2026-01-10")
+        pouch = self.create_pouch(
+            [{"partner_id": self.customer.id, "number": "0014", "amount": 950}]
+        )
+        pouch.item_ids.amount = 100
+        self.assertEqual(pouch.item_ids.allocation_ids.amount, 100)
+
+    def test_allocation_model_checks_item_total(self):
+        """A second allocation created directly that takes the item above its
+        amount is refused."""
+        first = self.create_invoice(1000, "2026-01-10")
+        second = self.create_invoice(1000, "2026-01-20")
+        pouch = self.create_pouch(
+            [{"partner_id": self.customer.id, "number": "0015", "amount": 1000}]
+        )
+        self.assertEqual(pouch.item_ids.allocation_ids.move_id, first)
+        with self.assertRefused(ValidationError, "more than its amount"):
+            self.env["collection.pouch.allocation"].create(
+                {
+                    "item_id": pouch.item_ids.id,
+                    "move_line_id": self.receivable_lines(second).id,
+                    "amount": 1000,
+                }
+            )
+
+    def test_pouch_copy_and_deposit_date(self):
+        """A pouch is copied without its items, and a deposit before the
+        receipt is refused."""
+        self.create_invoice(1000, "2026-01-10")
+        pouch = self.create_pouch(
+            [{"partner_id": self.customer.id, "number": "0016", "amount": 1000}]
+        )
+        self.assertFalse(pouch.copy().item_ids)
+        self.post(pouch)
+        with self.assertRefused(UserError, "cannot be deposited before"):
+            pouch._deposit(date(2026, 2, 1), "DEP-2")
+
+    def test_import_ambiguous_amount_and_spanish_names(self):
+        """1,234 could be 1234 or 1.234, so it is refused; Pagaré and
+        Efectivo are read as instruments."""
+        pouch = self.create_pouch([])
+        header = "cliente;instrumento;número;banco;vencimiento;importe"
+        with self.assertRefused(UserError, "could be read two ways"):
+            self.import_file(pouch, [header, "Acme Debtor;cash;;;;1,234"])
+        self.import_file(
+            pouch,
+            [
+                header,
+                "Acme Debtor;Pagaré;P-7;Banco Ejemplo;30/06/2026;1.234,50",
+                "Acme Debtor;Efectivo;;;;20",
+            ],
+        )
+        note, cash = pouch.item_ids
+        self.assertEqual(note.instrument, "promissory_note")
+        self.assertEqual(note.amount, 1234.5)
+        self.assertEqual(cash.instrument, "cash")
+        with self.assertRefused(UserError, "no rows below"):
+            self.import_file(pouch, [header])
+
+    def test_item_messages(self):
+        """A negative amount and a missing customer get their own message,
+        and cash has no maturity."""
+        pouch = self.create_pouch([])
+        items = self.env["collection.pouch.item"]
+        with self.assertRefused(ValidationError, "must be above zero"):
+            items.create(
+                {"pouch_id": pouch.id, "partner_id": self.customer.id, "amount": -3}
+            )
+        with self.assertRefused(ValidationError, "Enter the customer"):
+            items.create({"pouch_id": pouch.id, "amount": 3})
+        with self.assertRefused(ValidationError, "Cash is paid when"):
+            items.create(
+                {
+                    "pouch_id": pouch.id,
+                    "partner_id": self.customer.id,
+                    "instrument": "cash",
+                    "amount": 3,
+                    "date_maturity": "2027-01-01",
+                }
+            )

@@ -22,6 +22,18 @@ COLUMNS = {
 }
 REQUIRED_COLUMNS = ("partner", "instrument", "amount")
 
+# Spanish names of the instruments, accepted whatever the user's language.
+INSTRUMENT_NAMES = {
+    "efectivo": "cash",
+    "cheque": "cheque",
+    "pagaré": "promissory_note",
+    "pagare": "promissory_note",
+    "transferencia": "transfer_slip",
+    "justificante de transferencia": "transfer_slip",
+    "tarjeta": "card_slip",
+    "comprobante de tarjeta": "card_slip",
+}
+
 
 class RowError(Exception):
     """Invalid value in a row of the imported file."""
@@ -58,6 +70,8 @@ class CollectionPouchImport(models.TransientModel):
                 values.append((number, self._prepare_item_values(row, columns)))
             except RowError as error:
                 errors.append(_("Row %(row)s: %(error)s", row=number, error=error))
+        if not values and not errors:
+            raise UserError(_("The file has no rows below its column titles."))
         if not errors:
             errors = self._create_items(values)
         if errors:
@@ -208,6 +222,8 @@ class CollectionPouchImport(models.TransientModel):
         for code, label in INSTRUMENTS:
             if text in {code, label.casefold(), labels[code].casefold()}:
                 return code
+        if text in INSTRUMENT_NAMES:
+            return INSTRUMENT_NAMES[text]
         raise RowError(
             _(
                 "%(value)s is not an instrument. Use one of: %(instruments)s.",
@@ -237,21 +253,49 @@ class CollectionPouchImport(models.TransientModel):
         if isinstance(value, int | float):
             amount = float(value)
         else:
-            text = str(value).replace(" ", "")
-            # The last separator is the decimal one: 1.234,56 and 1,234.56.
-            if "," in text and text.rfind(",") > text.rfind("."):
-                text = text.replace(".", "").replace(",", ".")
-            else:
-                text = text.replace(",", "")
-            try:
-                amount = float(text)
-            except ValueError as error:
-                raise RowError(_("%(value)s is not an amount.", value=value)) from error
+            amount = self._parse_amount_text(str(value).replace(" ", ""))
+            if amount is None:
+                raise RowError(
+                    _(
+                        "%(value)s is not an amount, or could be read two ways. "
+                        "Write amounts with two decimals, such as 1234.50 or "
+                        "1.234,50.",
+                        value=value,
+                    )
+                )
         currency = self.pouch_id.currency_id
         amount = float_round(amount, precision_rounding=currency.rounding)
         if amount <= 0:
             raise RowError(_("the amount must be above zero."))
         return amount
+
+    @staticmethod
+    def _parse_amount_text(text):
+        """Return the amount written in ``text``, or None when it is not an
+        amount or could be read two ways.
+
+        The last separator is the decimal one when a different one comes
+        before it (1.234,56 and 1,234.56), or when it is followed by other
+        than three digits (12,5). A lone separator followed by three digits,
+        as in 1,234, is refused: it is a thousands separator in English and a
+        decimal one in Spanish.
+        """
+        separators = [char for char in text if char in ",."]
+        if separators:
+            last = separators[-1]
+            decimals = len(text) - text.rfind(last) - 1
+            if len(set(separators)) == 1 and len(separators) > 1:
+                # 1.234.567 or 1,234,567: thousands only.
+                text = text.replace(last, "")
+            elif len(set(separators)) == 1 and decimals == 3:
+                return None
+            else:
+                other = "." if last == "," else ","
+                text = text.replace(other, "").replace(last, ".")
+        try:
+            return float(text)
+        except ValueError:
+            return None
 
     def _parse_date(self, value):
         if isinstance(value, datetime.datetime):
