@@ -1,6 +1,8 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
+from ..rules.aging import DEFAULT_LIMITS, bucket_ranges, parse_limits
+
 
 class ResCompany(models.Model):
     _inherit = "res.company"
@@ -16,6 +18,12 @@ class ResCompany(models.Model):
         string="Default Collector",
         help="Receives the collection activities of customers that have no "
         "collector of their own.",
+    )
+    collection_aging_limits = fields.Char(
+        string="Aging Buckets",
+        default=DEFAULT_LIMITS,
+        help="Upper limits of the aging buckets in days overdue, separated by "
+        "commas: 30,60,90 gives current, 1-30, 31-60, 61-90 and over 90.",
     )
     collection_plan_max_instalments = fields.Integer(
         string="Instalments Without Approval",
@@ -118,6 +126,39 @@ class ResCompany(models.Model):
                         user=company.collection_legal_leader_id.name,
                     )
                 )
+
+    @api.constrains("collection_aging_limits")
+    def _check_collection_aging_limits(self):
+        for company in self:
+            try:
+                parse_limits(company.collection_aging_limits)
+            except ValueError as error:
+                raise ValidationError(
+                    _(
+                        "The aging buckets of %(company)s must be whole numbers "
+                        "of days above zero, in increasing order and separated "
+                        "by commas, such as 30,60,90.",
+                        company=company.name,
+                    )
+                ) from error
+
+    def _get_collection_aging_limits(self):
+        """Return the upper limits of the company's aging buckets in days."""
+        self.ensure_one()
+        try:
+            return parse_limits(self.collection_aging_limits)
+        except ValueError:
+            return parse_limits(DEFAULT_LIMITS)
+
+    def _get_collection_aging_labels(self):
+        """Return the labels of the company's aging buckets, current first."""
+        labels = [_("Current")]
+        for first, last in bucket_ranges(self._get_collection_aging_limits()):
+            if last is None:
+                labels.append(_("Over %(days)s", days=first - 1))
+            else:
+                labels.append(f"{first}-{last}")
+        return labels
 
     @api.constrains("collection_plan_max_instalments", "collection_plan_max_months")
     def _check_collection_plan_limits(self):

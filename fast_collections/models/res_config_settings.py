@@ -12,6 +12,10 @@ class ResConfigSettings(models.TransientModel):
         related="company_id.collection_user_id",
         readonly=False,
     )
+    collection_aging_limits = fields.Char(
+        related="company_id.collection_aging_limits",
+        readonly=False,
+    )
     collection_plan_max_instalments = fields.Integer(
         related="company_id.collection_plan_max_instalments",
         readonly=False,

@@ -18,3 +18,4 @@ from . import test_legal_case
 from . import test_interest_rules
 from . import test_penalty
 from . import test_pouch
+from . import test_aging_rules
