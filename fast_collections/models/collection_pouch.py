@@ -96,7 +96,6 @@ class CollectionPouch(models.Model):
     )
     collector_id = fields.Many2one(
         comodel_name="res.users",
-        string="Collector",
         index=True,
         tracking=True,
         domain="[('share', '=', False)]",
@@ -104,7 +103,6 @@ class CollectionPouch(models.Model):
     )
     branch_id = fields.Many2one(
         comodel_name="res.partner",
-        string="Branch",
         tracking=True,
         help="Branch or office that hands the pouch over, when it is not a collector.",
     )
@@ -320,7 +318,8 @@ class CollectionPouch(models.Model):
             self.item_ids._suggest_allocations()
         return result
 
-    def unlink(self):
+    @api.ondelete(at_uninstall=False)
+    def _unlink_if_draft_or_cancelled(self):
         for pouch in self:
             if pouch.state not in ("draft", "cancelled"):
                 raise UserError(
@@ -331,7 +330,6 @@ class CollectionPouch(models.Model):
                         state=pouch._get_state_label(),
                     )
                 )
-        return super().unlink()
 
     def _get_state_label(self):
         self.ensure_one()
@@ -729,7 +727,6 @@ class CollectionPouchItem(models.Model):
 
     pouch_id = fields.Many2one(
         comodel_name="collection.pouch",
-        string="Pouch",
         required=True,
         index=True,
         ondelete="cascade",
@@ -762,7 +759,7 @@ class CollectionPouchItem(models.Model):
     number = fields.Char(
         string="Instrument Number", help="Number printed on the cheque or note."
     )
-    bank_id = fields.Many2one(comodel_name="res.bank", string="Bank")
+    bank_id = fields.Many2one(comodel_name="res.bank")
     date_issue = fields.Date(string="Issued On")
     date_maturity = fields.Date(
         string="Maturity",

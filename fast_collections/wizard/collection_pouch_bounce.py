@@ -7,9 +7,7 @@ class CollectionPouchBounce(models.TransientModel):
     _name = "collection.pouch.bounce"
     _description = "Bounced Pouch Item"
 
-    item_id = fields.Many2one(
-        comodel_name="collection.pouch.item", string="Item", required=True
-    )
+    item_id = fields.Many2one(comodel_name="collection.pouch.item", required=True)
     currency_id = fields.Many2one(related="item_id.currency_id")
     date = fields.Date(
         string="Returned On", required=True, default=fields.Date.context_today

@@ -87,20 +87,16 @@ class CollectionPouchImport(models.TransientModel):
         the errors. When there is any, nothing is created."""
         errors = []
         items = self.env["collection.pouch.item"]
-        try:
-            with self.env.cr.savepoint():
-                for number, item_values in values:
-                    try:
-                        with self.env.cr.savepoint():
-                            items.create(item_values)
-                    except (UserError, ValidationError) as error:
-                        errors.append(
-                            _("Row %(row)s: %(error)s", row=number, error=error)
-                        )
-                if errors:
-                    raise RowError()
-        except RowError:
-            pass
+        savepoint = self.env.cr.savepoint()
+        with savepoint:
+            for number, item_values in values:
+                try:
+                    with self.env.cr.savepoint():
+                        items.create(item_values)
+                except (UserError, ValidationError) as error:
+                    errors.append(_("Row %(row)s: %(error)s", row=number, error=error))
+            if errors:
+                savepoint.rollback()
         return errors
 
     def _read_rows(self):
