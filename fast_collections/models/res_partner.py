@@ -2,6 +2,7 @@ from collections import Counter
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
+from odoo.tools import SQL
 
 from .account_move import COLLECTION_GROUPS
 from .collection_run import CHASED_MOVE_TYPES
@@ -238,6 +239,21 @@ class ResPartner(models.Model):
                 max((today - oldest_due).days, 0) if oldest_due else 0
             )
             partner.collection_stage_id = stage_id
+
+    @api.model
+    def _get_collection_user_sql(self, partner_alias, company_id_sql):
+        """Return the SQL of the collector of the partner row ``partner_alias``
+        in the company whose id the SQL ``company_id_sql`` gives.
+
+        For the analysis views, which read the column without the ORM. A
+        company-dependent field is stored as JSON keyed by company id, a plain
+        many2one as an integer column.
+        """
+        column = SQL.identifier(partner_alias, "collection_user_id")
+        if self._fields["collection_user_id"].company_dependent:
+            # NOTE: the tests cover the plain many2one column only.
+            return SQL("(%s ->> %s::text)::integer", column, company_id_sql)
+        return column
 
     def _compute_collection_notice_count(self):
         counts = dict(

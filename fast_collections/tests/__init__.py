@@ -19,3 +19,6 @@ from . import test_interest_rules
 from . import test_penalty
 from . import test_pouch
 from . import test_aging_rules
+from . import test_dso_rules
+from . import test_analysis
+from . import test_analysis_sample
