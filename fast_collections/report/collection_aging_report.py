@@ -35,11 +35,11 @@ class CollectionAgingReport(models.Model):
     _depends = {
         "account.move.line": [
             "account_id",
-            "amount_currency",
             "amount_residual",
             "amount_residual_currency",
             "balance",
             "collection_stage_id",
+            "company_currency_id",
             "company_id",
             "currency_id",
             "date",
@@ -129,7 +129,8 @@ class CollectionAgingReport(models.Model):
     @api.model
     def _selection_aging_bucket(self):
         """Return the buckets by index, labelled with the ranges of the user's
-        companies; differing ranges of the same index are joined by a slash."""
+        companies. Companies whose ranges differ get their labels joined by a
+        slash."""
         labels_by_index = defaultdict(list)
         for company in self.env.companies:
             labels = company._get_collection_aging_labels()

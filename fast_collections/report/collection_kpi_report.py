@@ -31,6 +31,7 @@ class CollectionKpiReport(models.TransientModel):
 
     wizard_id = fields.Many2one(
         comodel_name="collection.analysis.wizard",
+        string="Computation",
         required=True,
         readonly=True,
         ondelete="cascade",

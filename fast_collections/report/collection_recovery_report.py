@@ -32,7 +32,9 @@ class CollectionRecoveryReport(models.Model):
         ],
         "account.move.line": [
             "account_id",
+            "company_currency_id",
             "currency_id",
+            "date",
             "date_maturity",
             "journal_id",
             "move_id",

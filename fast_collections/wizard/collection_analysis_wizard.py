@@ -44,7 +44,9 @@ class CollectionAnalysisWizard(models.TransientModel):
         help="Number of month ends, up to the date, at which the figures are computed.",
     )
     kpi_ids = fields.One2many(
-        comodel_name="collection.kpi.report", inverse_name="wizard_id"
+        comodel_name="collection.kpi.report",
+        inverse_name="wizard_id",
+        string="Figures",
     )
 
     @api.constrains("period_months", "trend_months")
