@@ -358,8 +358,8 @@ class TestDisputeReport(AnalysisCommon):
 
 @tagged("post_install", "-at_install")
 class TestAnalysisAccess(AnalysisCommon):
-    """Company A and company B each have an overdue invoice and a payment; a
-    collector of company A only reads company A's figures."""
+    """Company A and company B each have an overdue invoice, a payment and a
+    dispute. A collector of company A only reads company A's figures."""
 
     @classmethod
     def setUpClass(cls):
@@ -374,6 +374,25 @@ class TestAnalysisAccess(AnalysisCommon):
         cls.env["account.payment.register"].with_company(cls.company_b).with_context(
             active_model="account.move", active_ids=cls.invoice_b.ids
         ).create({"amount": 50, "payment_date": date(2024, 3, 5)})._create_payments()
+        for invoice in (cls.invoice_a, cls.invoice_b):
+            cls.env["collection.dispute"].with_company(invoice.company_id).create(
+                {
+                    "company_id": invoice.company_id.id,
+                    "reason_id": cls.env.ref(
+                        "fast_collections.dispute_reason_defective"
+                    ).id,
+                    "line_ids": [
+                        Command.create(
+                            {
+                                "move_line_id": invoice.line_ids.filtered(
+                                    "date_maturity"
+                                ).id,
+                                "amount_disputed": 10.0,
+                            }
+                        )
+                    ],
+                }
+            )
         cls.collector_a = new_test_user(
             cls.env,
             login="collector.a.analysis",
@@ -409,6 +428,13 @@ class TestAnalysisAccess(AnalysisCommon):
         """The collector of A sees the payments of A only."""
         report = self.env(user=self.collector_a)["collection.recovery.report"]
         self.assertEqual(report.search([]).move_id, self.invoice_a)
+
+    def test_disputes_of_company_a_only(self):
+        """The collector of A sees the disputes of A only."""
+        report = self.env(user=self.collector_a)["collection.dispute.report"]
+        rows = report.search([])
+        self.assertEqual(rows.company_id, self.company_a)
+        self.assertEqual(len(rows), 1)
 
     def test_kpi_of_company_b_refused(self):
         """The collector of A cannot compute the figures of B."""
