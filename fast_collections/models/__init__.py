@@ -13,6 +13,7 @@ from . import collection_interest
 from . import collection_penalty
 from . import collection_pouch
 from . import account_move
+from . import account_payment
 from . import account_move_line
 from . import res_company
 from . import res_partner
