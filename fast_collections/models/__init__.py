@@ -19,3 +19,5 @@ from . import res_company
 from . import res_partner
 from . import res_config_settings
 from . import mail_template
+from . import collection_statement
+from . import res_partner_statement
