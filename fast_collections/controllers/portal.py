@@ -182,6 +182,8 @@ class CollectionPortal(CustomerPortal):
                     currencies=", ".join(items.currency_id.mapped("name")),
                 )
             )
+        # NOTE: a promised date has no upper limit, as in the back office: the
+        # collector sees it in the follow-up activity the promise schedules.
         try:
             date_promised = fields.Date.to_date(raw_date or None)
         except ValueError:
