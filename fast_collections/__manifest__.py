@@ -6,7 +6,7 @@
     "category": "Accounting/Accounting",
     "license": "LGPL-3",
     "author": "Fast Collections",
-    "depends": ["account", "mail"],
+    "depends": ["account", "mail", "portal"],
     "data": [
         "security/collection_security.xml",
         "security/ir.model.access.csv",
@@ -42,6 +42,12 @@
         "views/collection_pouch_views.xml",
         "views/collection_menus.xml",
         "views/collection_interest_views.xml",
+        "views/portal_templates.xml",
     ],
+    "assets": {
+        "web.assets_tests": [
+            "fast_collections/static/src/js/tours/**/*",
+        ],
+    },
     "post_init_hook": "post_init_hook",
 }

@@ -20,3 +20,4 @@ from . import test_penalty
 from . import test_pouch
 from . import test_aging_rules
 from . import test_customer_statement
+from . import test_portal
