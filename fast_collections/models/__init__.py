@@ -18,3 +18,4 @@ from . import res_company
 from . import res_partner
 from . import res_config_settings
 from . import mail_template
+from . import collection_dashboard

@@ -19,3 +19,4 @@ from . import test_interest_rules
 from . import test_penalty
 from . import test_pouch
 from . import test_aging_rules
+from . import test_dashboard
