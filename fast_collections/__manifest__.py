@@ -41,5 +41,10 @@
         "views/collection_menus.xml",
         "views/collection_interest_views.xml",
     ],
+    "assets": {
+        "web.assets_tests": [
+            "fast_collections/static/src/js/tours/collector_tour.js",
+        ],
+    },
     "post_init_hook": "post_init_hook",
 }

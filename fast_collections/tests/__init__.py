@@ -20,3 +20,4 @@ from . import test_penalty
 from . import test_pouch
 from . import test_aging_rules
 from . import test_dashboard
+from . import test_tour_collector
