@@ -40,6 +40,7 @@
         "views/res_config_settings_views.xml",
         "wizard/collection_pouch_wizard_views.xml",
         "views/collection_pouch_views.xml",
+        "views/collection_dashboard_views.xml",
         "views/collection_menus.xml",
         "views/collection_interest_views.xml",
         "views/portal_templates.xml",

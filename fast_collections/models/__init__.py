@@ -21,3 +21,4 @@ from . import res_config_settings
 from . import mail_template
 from . import collection_statement
 from . import res_partner_statement
+from . import collection_dashboard

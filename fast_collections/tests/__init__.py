@@ -21,3 +21,5 @@ from . import test_pouch
 from . import test_aging_rules
 from . import test_customer_statement
 from . import test_portal
+from . import test_dashboard
+from . import test_tour_collector
