@@ -6,7 +6,7 @@
     "category": "Accounting/Accounting",
     "license": "LGPL-3",
     "author": "Fast Collections",
-    "depends": ["account", "mail"],
+    "depends": ["account", "mail", "portal"],
     "data": [
         "security/collection_security.xml",
         "security/ir.model.access.csv",
@@ -20,6 +20,8 @@
         "report/collection_plan_report.xml",
         "report/collection_legal_case_report.xml",
         "report/collection_pouch_report.xml",
+        "report/collection_statement_report.xml",
+        "data/collection_statement_mail_template_data.xml",
         "data/collection_plan_mail_template_data.xml",
         "views/collection_policy_views.xml",
         "views/collection_stage_views.xml",
@@ -34,9 +36,11 @@
         "views/account_move_line_views.xml",
         "views/account_move_views.xml",
         "views/res_partner_views.xml",
+        "views/res_partner_statement_views.xml",
         "views/res_config_settings_views.xml",
         "wizard/collection_pouch_wizard_views.xml",
         "views/collection_pouch_views.xml",
+        "views/collection_dashboard_views.xml",
         "report/collection_aging_report_views.xml",
         "report/collection_kpi_report_views.xml",
         "report/collection_dispute_report_views.xml",
@@ -44,6 +48,12 @@
         "wizard/collection_analysis_wizard_views.xml",
         "views/collection_menus.xml",
         "views/collection_interest_views.xml",
+        "views/portal_templates.xml",
     ],
+    "assets": {
+        "web.assets_tests": [
+            "fast_collections/static/src/js/tours/**/*",
+        ],
+    },
     "post_init_hook": "post_init_hook",
 }

@@ -13,8 +13,12 @@ from . import collection_interest
 from . import collection_penalty
 from . import collection_pouch
 from . import account_move
+from . import account_payment
 from . import account_move_line
 from . import res_company
 from . import res_partner
 from . import res_config_settings
 from . import mail_template
+from . import collection_statement
+from . import res_partner_statement
+from . import collection_dashboard

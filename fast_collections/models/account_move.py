@@ -54,23 +54,26 @@ class AccountMove(models.Model):
     )
 
     def _check_collection_penalty_kept(self):
-        """Raise when one of the moves is a posted interest and fee invoice:
-        it is waived through a credit note that records who waived it and
-        why, not reset, cancelled or reversed."""
+        """Raise when one of the moves is a posted interest and fee invoice or
+        waiver credit note, or the entry of a pouch item's payment.
+
+        Interest and fees are waived through a credit note that records who
+        waived them and why, and both stay as booked. A pouch item's payment
+        changes only through a bounce, which reverses it as superuser.
+        """
+        if self.env.su:
+            return
+        self.origin_payment_id._check_collection_pouch_kept()
         penalties = self.filtered(
-            lambda move: (
-                move.collection_is_penalty
-                and move.move_type == "out_invoice"
-                and move.state == "posted"
-            )
+            lambda move: move.collection_is_penalty and move.state == "posted"
         )
         if penalties:
             raise UserError(
                 _(
-                    "%(invoices)s charges interest or fees. Use Waive Interest "
-                    "and Fees instead, which books the credit note and records "
-                    "who waived them and why.",
-                    invoices=", ".join(penalties.mapped("name")),
+                    "%(moves)s charges or waives interest or fees, and stays as "
+                    "booked. Use Waive Interest and Fees, which books the "
+                    "credit note and records who waived them and why.",
+                    moves=", ".join(penalties.mapped("name")),
                 )
             )
 

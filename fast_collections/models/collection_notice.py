@@ -405,11 +405,14 @@ class CollectionNotice(models.Model):
     def _send_emails(self, notices, histories_by_partner):
         """Post the stage's email on each notice, or record why it cannot go."""
         notices_by_template = defaultdict(lambda: self.browse())
+        with_statement = self.browse()
         for notice in notices:
             stages = histories_by_partner[notice.partner_id].stage_id
             email_stage = _highest_stage(stages.filtered("send_email"))
             if not email_stage:
                 continue
+            if email_stage.attach_statement:
+                with_statement |= notice
             if not notice._has_amount_to_pay():
                 notice.email_state = "not_needed"
                 continue
@@ -432,6 +435,9 @@ class CollectionNotice(models.Model):
             )
             for notice in template_notices:
                 values = rendered[notice.id]
+                attachments = []
+                if notice in with_statement:
+                    attachments.append(notice._render_statement_attachment())
                 notice.message_post(
                     body=values["body_html"],
                     subject=values["subject"],
@@ -442,8 +448,17 @@ class CollectionNotice(models.Model):
                     message_type="comment",
                     subtype_xmlid="mail.mt_comment",
                     email_layout_xmlid="mail.mail_notification_light",
+                    attachments=attachments,
                 )
             template_notices.email_state = "sent"
+
+    def _render_statement_attachment(self):
+        """Return the customer's statement at the notice date, as a PDF
+        attachment for ``message_post``."""
+        self.ensure_one()
+        return self.env[
+            "report.fast_collections.report_customer_statement"
+        ]._render_statement_attachment(self.partner_id, self.company_id, self.date)
 
     def _get_unreachable_reason(self):
         self.ensure_one()

@@ -957,14 +957,15 @@ class CollectionPenalty(models.Model):
             )
             if (
                 not invoice.collection_is_penalty
+                or invoice.move_type != "out_invoice"
                 or invoice.state != "posted"
                 or not penalties
-                or invoice.currency_id.is_zero(invoice.amount_residual)
             ):
                 raise UserError(
                     _(
                         "%(invoice)s is not a posted interest and fee invoice "
-                        "with an amount still owed, so there is nothing to waive.",
+                        "with charges not yet waived, so there is nothing to "
+                        "waive.",
                         invoice=invoice.display_name,
                     )
                 )
@@ -997,8 +998,15 @@ class CollectionPenalty(models.Model):
         return credit_notes
 
     def _book_waiver(self, invoice, penalties, reason):
+        """Book the credit note that waives ``penalties`` of ``invoice``.
+
+        What is still owed is waived. An invoice paid in full is refunded in
+        full: the credit note stays as the customer's credit.
+        """
         currency = invoice.currency_id
-        if currency.compare_amounts(invoice.amount_residual, invoice.amount_total):
+        if currency.is_zero(invoice.amount_residual):
+            amounts = penalties.mapped("amount")
+        elif currency.compare_amounts(invoice.amount_residual, invoice.amount_total):
             # Part of the invoice is paid: the waiver shares the rest out over
             # the charges in proportion to their amounts.
             ratio = invoice.amount_residual / invoice.amount_total
@@ -1054,7 +1062,9 @@ class CollectionPenalty(models.Model):
                 and not line.reconciled
             )
         )
-        receivables.reconcile()
+        # Nothing to reconcile with when the invoice was paid in full.
+        if receivables.filtered("debit") and receivables.filtered("credit"):
+            receivables.reconcile()
         return credit_note
 
 

@@ -459,11 +459,16 @@ class CollectionPouch(models.Model):
         )
         for pouch in self:
             currency = pouch.currency_id
-            if pouch.collector_id == self.env.user:
+            is_manager = self.env.user.has_group(
+                "fast_collections.group_collection_manager"
+            )
+            if pouch.collector_id == self.env.user or (
+                pouch.create_uid == self.env.user and not is_manager
+            ):
                 raise UserError(
                     _(
-                        "You handed the pouch %(pouch)s over, so someone else "
-                        "must count it.",
+                        "You handed the pouch %(pouch)s over or registered it, "
+                        "so someone else must count it.",
                         pouch=pouch.name,
                     )
                 )
@@ -870,6 +875,15 @@ class CollectionPouchItem(models.Model):
                         issue=format_date(self.env, item.date_issue),
                     )
                 )
+            if item.instrument == "promissory_note" and not item.date_maturity:
+                raise ValidationError(
+                    _(
+                        "The promissory note %(item)s of %(customer)s has no "
+                        "maturity. Enter the day it falls due.",
+                        item=item.number or "",
+                        customer=item.partner_id.display_name,
+                    )
+                )
             if item.instrument == "cash" and item.date_maturity:
                 raise ValidationError(
                     _(
@@ -1030,22 +1044,45 @@ class CollectionPouchItem(models.Model):
             )
         return referenced
 
+    def _get_reserved_amounts(self, lines):
+        """Return {item id: amount} of ``lines`` that other pouch items are to
+        pay: the items of the same pouch, and in other pouches those not
+        posted yet or posted and pending maturity."""
+        self.ensure_one()
+        allocations = (
+            self.env["collection.pouch.allocation"]
+            .sudo()
+            .search(
+                [
+                    ("move_line_id", "in", lines.ids),
+                    ("item_id", "!=", self.id),
+                    ("item_id.pouch_id.state", "!=", "cancelled"),
+                    "|",
+                    ("item_id.state", "=", "pending"),
+                    "&",
+                    ("item_id.state", "=", "posted"),
+                    ("item_id.date_applied", "=", False),
+                ]
+            )
+        )
+        reserved = defaultdict(float)
+        for allocation in allocations:
+            reserved[allocation.move_line_id.id] += allocation.amount
+        return reserved
+
     def _suggest_allocations(self):
         """Replace the invoices each item pays by a suggestion: the invoices
         named in its reference first, then the customer's oldest items, up to
-        the item's amount. What the other items of the pouch already pay is
-        left to them, in the order the items are posted."""
+        the item's amount. What other items are to pay, in this pouch or
+        pending in others, is left to them."""
         items = self.filtered(lambda item: item.state == "pending" and item.partner_id)
         items.filtered("allocation_ids").write({"allocation_ids": [Command.clear()]})
         for item in items.sorted(
             lambda item: (item.pouch_id.id, item.sequence, item.id)
         ):
             currency = item.currency_id
-            taken = defaultdict(float)
-            others = item.pouch_id.item_ids - item
-            for allocation in others.allocation_ids:
-                taken[allocation.move_line_id.id] += allocation.amount
             open_items = item._get_open_items()
+            taken = item._get_reserved_amounts(open_items)
             ordered = item._get_referenced_items(open_items) | open_items
             remaining = item.amount
             commands = []

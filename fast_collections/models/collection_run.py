@@ -133,7 +133,7 @@ class CollectionRun(models.Model):
             "to_approve": _("stage change waiting for a manager's approval"),
             "promise": _("covered by an open promise to pay"),
             "plan": _("covered by an active payment plan"),
-            "pouch": _("paid by a pouch instrument pending maturity"),
+            "pouch": _("paid in full by pouch instruments pending maturity"),
             "dispute": _("disputed for its whole amount"),
             "legal_claim": _("legal claim filed, out of automatic collection"),
         }
@@ -589,9 +589,9 @@ class CollectionRun(models.Model):
     def _get_paused_line_ids(self):
         """Return {item id: reason} for the items the run must not escalate.
 
-        Items covered by an open promise to pay, by an active payment plan
-        or by a pouch instrument pending maturity of the run's company are
-        paused, and so are items whose open disputes
+        Items covered by an open promise to pay or by an active payment plan
+        of the run's company are paused, and so are items whose pouch
+        instruments pending maturity or whose open disputes
         cover their whole residual. Items with a legal claim filed are out of
         the automatic collection for good.
         """
@@ -618,8 +618,11 @@ class CollectionRun(models.Model):
             SELECT allocation.move_line_id, 'pouch'
               FROM collection_pouch_allocation allocation
               JOIN collection_pouch_item item ON item.id = allocation.item_id
+              JOIN account_move_line aml ON aml.id = allocation.move_line_id
              WHERE item.state = 'posted' AND item.date_applied IS NULL
                AND item.company_id = %(company_id)s
+          GROUP BY allocation.move_line_id, aml.amount_residual_currency
+            HAVING SUM(allocation.amount) >= aml.amount_residual_currency
              UNION ALL
             SELECT line.move_line_id, 'dispute'
               FROM collection_dispute_line line

@@ -38,6 +38,10 @@ class CollectionStage(models.Model):
         ondelete="restrict",
         domain=[("model", "=", NOTICE_MODEL)],
     )
+    attach_statement = fields.Boolean(
+        help="Attach the customer's statement of account, as a PDF, to the email "
+        "sent at this stage.",
+    )
     print_letter = fields.Boolean(
         help="Queue a printed letter with the same content as the email.",
     )

@@ -19,6 +19,10 @@ from . import test_interest_rules
 from . import test_penalty
 from . import test_pouch
 from . import test_aging_rules
+from . import test_customer_statement
+from . import test_portal
+from . import test_dashboard
+from . import test_tour_collector
 from . import test_dso_rules
 from . import test_analysis
 from . import test_analysis_sample

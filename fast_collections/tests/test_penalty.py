@@ -879,3 +879,22 @@ class TestPenalty(CollectionCommon):
         self.policy.interest_scheme_id = False
         with self.assertRefused(ValidationError, "has an interest scheme"):
             self.stage_first.charge_interest = True
+
+    def test_paid_interest_refunded_by_waiver(self):
+        """8.22 of interest charged and paid: the waiver refunds it in full as
+        a credit note left as the customer's credit, and that credit note
+        cannot be reset to draft."""
+        invoice = self.contract_invoice()
+        penalty_invoice = self.book(
+            self.open_preview(invoice, "2026-01-31"), "2026-01-31"
+        )
+        self.pay_invoice(penalty_invoice, 8.22, "2026-02-05")
+        self.assertEqual(penalty_invoice.amount_residual, 0)
+        credit_note = self.env["collection.penalty"]._waive_moves(
+            penalty_invoice, "Charged by mistake"
+        )
+        self.assertEqual(credit_note.amount_total, 8.22)
+        self.assertEqual(credit_note.amount_residual, 8.22)
+        self.assertEqual(self.interest_charges().state, "waived")
+        with self.assertRefused(UserError, "stays as booked"):
+            credit_note.button_draft()

@@ -793,3 +793,127 @@ class TestPouch(CollectionCommon):
                     "date_maturity": "2027-01-01",
                 }
             )
+
+    # ------------------------------------------------------------------
+    # Second round of review
+    # ------------------------------------------------------------------
+
+    def test_registrant_collector_cannot_check(self):
+        """A collector who registers a pouch of a branch cannot count it."""
+        branch = self.env["res.partner"].create({"name": "Branch North"})
+        pouch = (
+            self.env["collection.pouch"]
+            .with_user(self.collector)
+            .create(
+                {
+                    "branch_id": branch.id,
+                    "journal_id": self.journal.id,
+                    "amount_declared": 10,
+                    "item_ids": [
+                        Command.create(
+                            {
+                                "partner_id": self.customer.id,
+                                "instrument": "cash",
+                                "amount": 10,
+                            }
+                        )
+                    ],
+                }
+            )
+        )
+        pouch.action_receive()
+        pouch.amount_counted = 10
+        with self.assertRefused(UserError, "someone else must count it"):
+            pouch.action_check()
+        pouch.with_env(self.env).action_check()
+        self.assertEqual(pouch.state, "checked")
+
+    def test_pouch_payment_locked(self):
+        """The payment of a posted item cannot be reset to draft or cancelled,
+        by a collector nor by a manager: a bounce is recorded instead."""
+        self.create_invoice(1000, "2026-01-10")
+        pouch = self.post(
+            self.create_pouch(
+                [{"partner_id": self.customer.id, "number": "0017", "amount": 1000}]
+            )
+        )
+        payment = pouch.item_ids.payment_id
+        with self.assertRefused(UserError, "Record a bounce"):
+            payment.with_user(self.collector).action_draft()
+        with self.assertRefused(UserError, "Record a bounce"):
+            payment.action_cancel()
+        with self.assertRefused(UserError, "Record a bounce"):
+            payment.move_id.button_draft()
+        self.assertEqual(payment.move_id.state, "posted")
+
+    def test_pending_note_reserves_its_invoice(self):
+        """A promissory note of 1,000 pending maturity on invoice A: cash of
+        1,000 in a later pouch is suggested invoice B."""
+        first = self.create_invoice(1000, "2026-01-10")
+        second = self.create_invoice(1000, "2026-01-20")
+        note = self.create_pouch(
+            [
+                {
+                    "partner_id": self.customer.id,
+                    "instrument": "promissory_note",
+                    "number": "PG-2",
+                    "date_maturity": "2026-06-30",
+                    "amount": 1000,
+                }
+            ]
+        )
+        with freeze_time("2026-03-01"):
+            self.post(note)
+        self.assertEqual(note.item_ids.allocation_ids.move_id, first)
+        cash = self.create_pouch(
+            [{"partner_id": self.customer.id, "instrument": "cash", "amount": 1000}]
+        )
+        self.assertEqual(cash.item_ids.allocation_ids.move_id, second)
+
+    def test_small_note_does_not_pause_invoice(self):
+        """A cheque of 10 dated a year later on an invoice of 10,000 leaves
+        the invoice chased: only an invoice paid in full by instruments
+        pending maturity is paused."""
+        self.create_invoice(10000, "2026-01-10")
+        pouch = self.create_pouch(
+            [
+                {
+                    "partner_id": self.customer.id,
+                    "number": "0018",
+                    "date_issue": "2027-03-01",
+                    "amount": 10,
+                }
+            ]
+        )
+        with freeze_time("2026-03-01"):
+            self.post(pouch)
+            run = self.run_collection("2026-03-01")
+        self.assertFalse((run.skip_counts or {}).get("pouch"))
+        self.assertTrue(self.notices_of())
+
+    def test_promissory_note_needs_maturity(self):
+        """A promissory note without a maturity is refused."""
+        pouch = self.create_pouch([])
+        with self.assertRefused(ValidationError, "has no maturity"):
+            self.env["collection.pouch.item"].create(
+                {
+                    "pouch_id": pouch.id,
+                    "partner_id": self.customer.id,
+                    "instrument": "promissory_note",
+                    "number": "PG-3",
+                    "amount": 10,
+                }
+            )
+
+    def test_import_refuses_odd_amounts_and_wildcards(self):
+        """nan, 12,345,67, 1.2.3 and 1e3 are not amounts, and Acme_Debtor
+        does not match Acme Debtor."""
+        pouch = self.create_pouch([])
+        header = "customer;instrument;amount"
+        for amount in ("nan", "12,345,67", "1.2.3", "1e3"):
+            with self.assertRefused(UserError, "Row 2:"):
+                self.import_file(pouch, [header, f"Acme Debtor;cash;{amount}"])
+        with self.assertRefused(UserError, "no customer matches Acme_Debtor"):
+            self.import_file(pouch, [header, "Acme_Debtor;cash;10"])
+        self.import_file(pouch, [header, "Acme Debtor;cash;1\u00a0234,50"])
+        self.assertEqual(pouch.item_ids.amount, 1234.5)

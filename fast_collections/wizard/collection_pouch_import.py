@@ -2,6 +2,8 @@ import base64
 import csv
 import datetime
 import io
+import math
+import re
 
 from odoo import _, fields, models
 from odoo.exceptions import UserError, ValidationError
@@ -33,6 +35,15 @@ INSTRUMENT_NAMES = {
     "tarjeta": "card_slip",
     "comprobante de tarjeta": "card_slip",
 }
+
+
+# 1234, 1234.5 or 1234,50.
+PLAIN_AMOUNT = re.compile(r"\d+(?:[.,]\d{1,2})?")
+# 1.234,50, 1,234.50, 1 234,50 or 1.234.567: every group of three digits.
+GROUPED_AMOUNT = re.compile(
+    r"\d{1,3}(?P<group>[., ])\d{3}(?:(?P=group)\d{3})*"
+    r"(?:(?P<decimal>[.,])(?P<cents>\d{1,2}))?"
+)
 
 
 class RowError(Exception):
@@ -189,9 +200,11 @@ class CollectionPouchImport(models.TransientModel):
         value = str(value)
         partners = self.env["res.partner"].with_company(self.pouch_id.company_id)
         company_domain = [("company_id", "in", [False, self.pouch_id.company_id.id])]
+        # Escaped, so that _ and % in the file are not wildcards.
+        pattern = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         for field_name in ("ref", "vat", "name"):
             found = partners.search(
-                [(field_name, "=ilike", value), *company_domain], limit=2
+                [(field_name, "=ilike", pattern), *company_domain], limit=2
             )
             found = found.commercial_partner_id
             if len(found) == 1:
@@ -248,6 +261,8 @@ class CollectionPouchImport(models.TransientModel):
             raise RowError(_("the amount is missing."))
         if isinstance(value, int | float):
             amount = float(value)
+            if not math.isfinite(amount):
+                raise RowError(_("%(value)s is not an amount.", value=value))
         else:
             amount = self._parse_amount_text(str(value).replace(" ", ""))
             if amount is None:
@@ -270,28 +285,32 @@ class CollectionPouchImport(models.TransientModel):
         """Return the amount written in ``text``, or None when it is not an
         amount or could be read two ways.
 
-        The last separator is the decimal one when a different one comes
-        before it (1.234,56 and 1,234.56), or when it is followed by other
-        than three digits (12,5). A lone separator followed by three digits,
-        as in 1,234, is refused: it is a thousands separator in English and a
-        decimal one in Spanish.
+        Accepted: 1234, 1234.5, 1234,50, and thousands grouped by a
+        separator other than the decimal one (1.234,50, 1,234.50, 1 234,50,
+        1.234.567). A single separator followed by three digits, as in
+        1,234, is refused: it groups thousands in English and separates
+        decimals in Spanish.
         """
-        separators = [char for char in text if char in ",."]
-        if separators:
-            last = separators[-1]
-            decimals = len(text) - text.rfind(last) - 1
-            if len(set(separators)) == 1 and len(separators) > 1:
-                # 1.234.567 or 1,234,567: thousands only.
-                text = text.replace(last, "")
-            elif len(set(separators)) == 1 and decimals == 3:
-                return None
-            else:
-                other = "." if last == "," else ","
-                text = text.replace(other, "").replace(last, ".")
-        try:
-            return float(text)
-        except ValueError:
+        text = text.replace("\u00a0", " ").replace("\u202f", " ").strip()
+        sign = ""
+        if text.startswith("-"):
+            sign, text = "-", text[1:]
+        plain = PLAIN_AMOUNT.fullmatch(text)
+        if plain:
+            return float(sign + text.replace(",", "."))
+        grouped = GROUPED_AMOUNT.fullmatch(text)
+        if not grouped:
             return None
+        group, decimal = grouped["group"], grouped["decimal"]
+        if decimal and decimal == group:
+            return None
+        if not decimal and group in ",." and text.count(group) == 1:
+            return None
+        whole = text[: grouped.start("decimal")] if decimal else text
+        digits = whole.replace(group, "")
+        if decimal:
+            digits += "." + grouped["cents"]
+        return float(sign + digits)
 
     def _parse_date(self, value):
         if isinstance(value, datetime.datetime):
