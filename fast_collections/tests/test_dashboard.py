@@ -324,3 +324,20 @@ class TestDashboard(CollectionCommon):
             .get_views([(False, "form")])
         )
         self.assertIn("customer_ids", views["views"]["form"]["arch"])
+
+    def test_dashboard_of_another_user_hidden(self):
+        """A collector cannot read the dashboard another user opened, nor its
+        rows of customers."""
+        collector = new_test_user(
+            self.env,
+            login="other_dashboard_collector",
+            groups="fast_collections.group_collection_user",
+            company_id=self.company.id,
+            company_ids=[Command.set(self.company.ids)],
+        )
+        dashboard = self.open_dashboard()
+        self.assertTrue(dashboard.customer_ids)
+        dashboards = self.env["collection.dashboard"].with_user(collector)
+        self.assertFalse(dashboards.search([("id", "=", dashboard.id)]))
+        rows = self.env["collection.dashboard.customer"].with_user(collector)
+        self.assertFalse(rows.search([("id", "in", dashboard.customer_ids.ids)]))
