@@ -182,8 +182,9 @@ class CollectionPortal(CustomerPortal):
                     currencies=", ".join(items.currency_id.mapped("name")),
                 )
             )
-        # NOTE: a promised date has no upper limit, as in the back office: the
-        # collector sees it in the follow-up activity the promise schedules.
+        # The customer sets the date alone, so it is kept within the company's
+        # limit: a promise pauses the reminders until its date.
+        max_days = request.env.company.collection_portal_promise_days
         try:
             date_promised = fields.Date.to_date(raw_date or None)
         except ValueError:
@@ -195,6 +196,15 @@ class CollectionPortal(CustomerPortal):
                     "such as %(example)s.",
                     date=raw_date or "-",
                     example=fields.Date.to_string(today),
+                )
+            )
+        elif (date_promised - today).days > max_days:
+            errors.append(
+                _(
+                    "The promised date %(date)s is too far away. Promise a date "
+                    "within %(days)s days, or call us to agree on a payment plan.",
+                    date=date_promised,
+                    days=max_days,
                 )
             )
         elif date_promised < today:

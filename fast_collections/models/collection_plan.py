@@ -948,8 +948,18 @@ class CollectionPlan(models.Model):
                     plan=self.name,
                 )
             )
-        # The items are not checked again: some may have been paid since the
-        # proposal, and a plan in progress already keeps other plans off them.
+        # Items paid since the proposal are left out of the check. The others
+        # must still be negotiable: not disputed, nor in another plan.
+        open_items = self.move_line_ids.filtered(lambda item: not item.reconciled)
+        if not open_items:
+            raise UserError(
+                _(
+                    "The invoices of the payment plan %(plan)s are paid, so "
+                    "there is nothing left to accept. Cancel the plan.",
+                    plan=self.name,
+                )
+            )
+        open_items._check_collection_negotiable(plan=self)
         today = fields.Date.context_today(self)
         self.sudo().write(
             {

@@ -19,6 +19,12 @@ class ResCompany(models.Model):
         help="Receives the collection activities of customers that have no "
         "collector of their own.",
     )
+    collection_portal_promise_days = fields.Integer(
+        string="Portal Promise Horizon",
+        default=30,
+        help="Customers can promise on the portal a payment date at most this "
+        "many days ahead. Collectors are not limited.",
+    )
     collection_aging_limits = fields.Char(
         string="Aging Buckets",
         default=DEFAULT_LIMITS,
@@ -124,6 +130,18 @@ class ResCompany(models.Model):
                         "a Legal user. Give them the Legal role first.",
                         company=company.name,
                         user=company.collection_legal_leader_id.name,
+                    )
+                )
+
+    @api.constrains("collection_portal_promise_days")
+    def _check_collection_portal_promise_days(self):
+        for company in self:
+            if company.collection_portal_promise_days < 1:
+                raise ValidationError(
+                    _(
+                        "Customers of %(company)s must be able to promise at "
+                        "least one day ahead on the portal.",
+                        company=company.name,
                     )
                 )
 

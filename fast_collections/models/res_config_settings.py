@@ -12,6 +12,10 @@ class ResConfigSettings(models.TransientModel):
         related="company_id.collection_user_id",
         readonly=False,
     )
+    collection_portal_promise_days = fields.Integer(
+        related="company_id.collection_portal_promise_days",
+        readonly=False,
+    )
     collection_aging_limits = fields.Char(
         related="company_id.collection_aging_limits",
         readonly=False,

@@ -284,12 +284,15 @@ class TestPortal(CollectionCommon, HttpCase):
         self.assertFalse(self.promises_of(self.customer))
 
     def test_promise_input_checks(self):
-        """A date in the past, a text date, a zero amount, a text amount and no
-        invoice are each rejected with their own message."""
+        """A date in the past, a text date, a date beyond the 30 days of the
+        portal horizon, a zero amount, a text amount and no invoice are each
+        rejected with their own message."""
         self.login_as(self.portal_user)
         cases = [
             ({"date_promised": str(self.today - timedelta(days=1))}, "in the past"),
             ({"date_promised": "next week"}, "not a valid date"),
+            ({"date_promised": str(self.today + timedelta(days=31))}, "too far away"),
+            ({"date_promised": "9999-12-31"}, "too far away"),
             ({"amount": "0"}, "greater than zero"),
             ({"amount": "a lot"}, "not a number"),
             ({"item_ids": None}, "Select at least one overdue invoice"),
@@ -386,6 +389,47 @@ class TestPortal(CollectionCommon, HttpCase):
 
         self.assertEqual(response.status_code, 400)
         self.assertIn("Tick the box", response.text)
+        self.assertEqual(plan.state, "sent")
+
+    def test_plan_on_disputed_invoice_refused(self):
+        """A plan sent, then its invoice disputed from the portal: accepting
+        the plan is refused and it stays sent."""
+        plan = self.create_sent_plan(self.invoice)
+        self.env["collection.dispute"].create(
+            {
+                "partner_id": self.customer.id,
+                "reason_id": self.env["collection.dispute.reason"]
+                .search([], limit=1)
+                .id,
+                "description": "Wrong quantity.",
+                "line_ids": [
+                    Command.create(
+                        {"move_line_id": self.item.id, "amount_disputed": 300}
+                    )
+                ],
+            }
+        )
+        self.login_as(self.portal_user)
+
+        response = self.post(
+            f"/my/collections/plan/{plan.id}/accept", {"accept_terms": "1"}
+        )
+
+        self.assertEqual(response.status_code, 400)
+        self.assertEqual(plan.state, "sent")
+
+    def test_plan_of_paid_invoice_refused(self):
+        """A plan sent, then its invoice paid in full: accepting it is refused
+        with a message, and the plan stays sent."""
+        plan = self.create_sent_plan(self.invoice)
+        self.pay_invoice(self.invoice, 300, self.today)
+        self.login_as(self.portal_user)
+
+        response = self.post(
+            f"/my/collections/plan/{plan.id}/accept", {"accept_terms": "1"}
+        )
+
+        self.assertIn(response.status_code, (400, 404))
         self.assertEqual(plan.state, "sent")
 
     def test_plan_of_other_customer_refused(self):
