@@ -13,6 +13,10 @@ from odoo.addons.portal.controllers.portal import CustomerPortal
 from ..models.collection_run import CHASED_MOVE_TYPES
 from ..rules.staging import days_from_due
 
+# Limits of the evidence a customer attaches to a dispute from the portal.
+MAX_UPLOADS = 10
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+
 # Portal users have no access rights on the collection models, nor on the
 # journal items of invoices. Every route below first looks the records up
 # within the portal user's commercial partner and the current company, and
@@ -374,6 +378,25 @@ class CollectionPortal(CustomerPortal):
             )
         uploads = self._get_collection_uploads()
         empty = [name for name, content in uploads if not content]
+        too_large = [
+            name for name, content in uploads if len(content) > MAX_UPLOAD_BYTES
+        ]
+        if len(uploads) > MAX_UPLOADS:
+            errors.append(
+                _(
+                    "Attach at most %(count)s files to a dispute.",
+                    count=MAX_UPLOADS,
+                )
+            )
+        if too_large:
+            errors.append(
+                _(
+                    "The file %(file)s is larger than %(size)s MB. Attach a "
+                    "smaller copy.",
+                    file=", ".join(too_large),
+                    size=MAX_UPLOAD_BYTES // (1024 * 1024),
+                )
+            )
         if empty:
             errors.append(
                 _(

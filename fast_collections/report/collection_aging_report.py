@@ -235,7 +235,9 @@ class CollectionAgingReport(models.Model):
              LEFT JOIN later_reconciliation later ON later.line_id = aml.id
                  WHERE aml.parent_state = 'posted'
                    AND account.account_type = 'asset_receivable'
-                   AND move.move_type IN %(move_types)s
+                   AND (move.move_type IN %(move_types)s
+                        OR (move.origin_payment_id IS NOT NULL
+                            AND aml.balance < 0))
                    AND aml.date <= aging_date.aging_date
                    AND (aml.reconciled IS NOT TRUE OR later.line_id IS NOT NULL)
             )

@@ -110,6 +110,26 @@ class TestAgingReport(AnalysisCommon):
         self.assertAlmostEqual(row.amount_residual, -100.0)
         self.assertEqual(self.aging_by_bucket("2024-03-15"), {"0": -100.0, "2": 600.0})
 
+    def test_unapplied_payment_current_credit(self):
+        """A payment of 250 of 10 March, not applied to any invoice, lowers
+        what is owed like the credit note, in the current bucket: on 15 March
+        the customer owes 600 in the second bucket, less 100 and 250."""
+        payment = self.env["account.payment"].create(
+            {
+                "payment_type": "inbound",
+                "partner_type": "customer",
+                "partner_id": self.customer.id,
+                "amount": 250,
+                "date": "2024-03-10",
+                "journal_id": self.company_data["default_journal_bank"].id,
+            }
+        )
+        payment.action_post()
+        row = self.aging("2024-03-15", [("move_id", "=", payment.move_id.id)])
+        self.assertTrue(row.is_credit)
+        self.assertAlmostEqual(row.amount_residual, -250.0)
+        self.assertEqual(self.aging_by_bucket("2024-03-15"), {"0": -350.0, "2": 600.0})
+
     def test_paid_in_full_leaves_aging(self):
         """Once the invoice is paid in full it leaves the aging from the day
         of the payment, but stays in the aging of earlier dates."""

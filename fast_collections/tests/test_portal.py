@@ -508,6 +508,31 @@ class TestPortal(CollectionCommon, HttpCase):
         self.assertIn("Describe what you contest", response.text)
         self.assertFalse(self.disputes_of(self.customer))
 
+    def test_dispute_upload_limits(self):
+        """Eleven files, or one file above 10 MB, are rejected and nothing is
+        created."""
+        self.login_as(self.portal_user)
+        values = {"reason_id": str(self.reason.id), "description": "Broken."}
+        many = [
+            ("attachments", (f"photo{index}.jpg", b"bytes", "image/jpeg"))
+            for index in range(11)
+        ]
+        response = self.post(
+            f"/my/collections/dispute/{self.invoice.id}", values, files=many
+        )
+        self.assertEqual(response.status_code, 400)
+        self.assertIn("at most 10 files", response.text)
+
+        large = b"x" * (10 * 1024 * 1024 + 1)
+        response = self.post(
+            f"/my/collections/dispute/{self.invoice.id}",
+            values,
+            files={"attachments": ("scan.pdf", large, "application/pdf")},
+        )
+        self.assertEqual(response.status_code, 400)
+        self.assertIn("larger than 10 MB", response.text)
+        self.assertFalse(self.disputes_of(self.customer))
+
     def test_dispute_on_other_customer_invoice_refused(self):
         """Acme's portal user opening or posting a dispute on Beta's invoice
         gets 404, and Beta has no dispute."""
