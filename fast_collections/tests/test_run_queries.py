@@ -13,9 +13,14 @@ RUN_DATE = date(2025, 6, 30)
 # reminder (+21), formal notice (+45) and hand-over to legal (+75).
 DAYS_OVERDUE_CYCLE = (-2, 10, 30, 50, 80)
 # Queries the run at 500 items may issue beyond the run at 50 items. Both
-# sizes fit in one decide batch and one act batch, so the allowance is one
-# batch's worth of slack, for example a prefetch split in two reads.
-ALLOWED_GROWTH_PER_BATCH = 10
+# sizes fit in one decide batch and one act batch of the run, which gives
+# ALLOWED_GROWTH_PER_RUN of slack, for example a prefetch split in two reads.
+# Odoo's ORM writes at most 100 rows per INSERT or UPDATE statement
+# (INSERT_BATCH_SIZE in odoo/models.py), and the run writes a few models in
+# bulk: stage history, notice lines, history states. Hence the allowance per
+# 100 more items. A query per item would add 100 per 100 items.
+ALLOWED_GROWTH_PER_RUN = 10
+ALLOWED_GROWTH_PER_100_ITEMS = 10
 
 
 @tagged("post_install", "-at_install")
@@ -23,7 +28,7 @@ class TestRunQueries(CollectionCommon):
     """SQL queries of a collection run at 50 and at 500 overdue items.
 
     The items are spread over the five shipped stages, the first reminder
-    charges a fee of 10, and a default collector receives the activities, so
+    charges a fee of 10, and a default collector receives the activities. So
     every phase of the run has work: stages, notices with emails, letters and
     activities, fees and legal cases.
     """
@@ -115,9 +120,10 @@ class TestRunQueries(CollectionCommon):
         self.assertEqual(large_run.notice_count, len(large_customers))
         self.assertTrue(large_run.activity_count)
         self.assertTrue(large_run.penalty_move_count)
+        allowed = ALLOWED_GROWTH_PER_RUN + ALLOWED_GROWTH_PER_100_ITEMS * 450 // 100
         self.assertLessEqual(
             large_count,
-            small_count + ALLOWED_GROWTH_PER_BATCH,
+            small_count + allowed,
             f"The run issued {small_count} queries for 50 items and "
             f"{large_count} for 500 items.",
         )
@@ -129,6 +135,11 @@ class TestRunQueries(CollectionCommon):
         large = self.create_overdue_items("Many", 10, 50)
         self.assert_run_queries_flat(small, large)
 
+    # TODO: the run still issues queries per customer: each notice posts its
+    # email with message_post and schedules its activity with
+    # activity_schedule, its history rows are written apart, and each legal
+    # case posts its opening message. Measured: 463 queries for 10 customers,
+    # 3,613 for 100, about 35 per customer. This test fails until then.
     def test_queries_flat_in_customers(self):
         """Ten customers with 5 items each, then a hundred with 5 each: one
         notice per customer, but no query per customer."""
