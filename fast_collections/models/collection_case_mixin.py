@@ -23,11 +23,16 @@ class CollectionCaseMixin(models.AbstractModel):
         return formatLang(self.env, amount, currency_obj=currency)
 
     def _post_on_invoices(self, body):
-        """Post ``body`` in the chatter of each invoice the record covers."""
-        for move in self._get_covered_moves():
-            # Collectors may not write every invoice, but the invoice's
-            # chatter must show what was agreed about it.
-            move.sudo().message_post(body=body)
+        """Log ``body`` as a note in the chatter of each invoice the record
+        covers.
+
+        The notes are created in one batch and notify no follower, like a
+        note posted on an invoice whose followers do not follow notes.
+        """
+        moves = self._get_covered_moves()
+        # Collectors may not write every invoice, but the invoice's chatter
+        # must show what was agreed about it.
+        moves.sudo()._message_log_batch(bodies=dict.fromkeys(moves.ids, body))
 
     def _post_everywhere(self, body):
         """Post ``body`` in the chatter of the record and of its invoices."""

@@ -899,6 +899,22 @@ class CollectionPenalty(models.Model):
         origins = self.env["account.move.line"].browse(
             [charge["move_line_id"] for charge in group]
         )
+        # The lines share the product, account and customer that Odoo's
+        # analytic distribution models match on, so the distribution is looked
+        # up once here instead of once per line when the invoice is created.
+        partner = self.env["res.partner"].browse(partner_id).commercial_partner_id
+        distribution = self.env[
+            "account.analytic.distribution.model"
+        ]._get_distribution(
+            {
+                "product_id": product.id,
+                "product_categ_id": product.categ_id.id,
+                "partner_id": partner.id,
+                "partner_category_id": partner.category_id.ids,
+                "account_prefix": account.code,
+                "company_id": company.id,
+            }
+        )
         return {
             "move_type": "out_invoice",
             "partner_id": partner_id,
@@ -917,6 +933,7 @@ class CollectionPenalty(models.Model):
                         "quantity": 1.0,
                         "price_unit": charge["amount"],
                         "tax_ids": [Command.clear()],
+                        "analytic_distribution": distribution or False,
                         "collection_origin_move_id": self.env["account.move.line"]
                         .browse(charge["move_line_id"])
                         .move_id.id,
@@ -927,14 +944,26 @@ class CollectionPenalty(models.Model):
         }
 
     def _post_on_origins(self, invoices):
+        """Log on each charged invoice a note naming the interest and fee
+        invoice that charged it, in one batch per round of notes."""
+        bodies_by_origin = defaultdict(list)
         for invoice in invoices:
             for origin in invoice.invoice_line_ids.collection_origin_move_id:
-                origin.sudo().message_post(
-                    body=_(
+                bodies_by_origin[origin].append(
+                    _(
                         "Interest and fees on this invoice charged in %(invoice)s.",
                         invoice=invoice.name,
                     )
                 )
+        # An invoice charged by several interest and fee invoices gets one
+        # note for each, and a batch logs at most one note per invoice.
+        while bodies_by_origin:
+            origins = self.env["account.move"].union(*bodies_by_origin)
+            bodies = {origin.id: bodies_by_origin[origin].pop(0) for origin in origins}
+            origins.sudo()._message_log_batch(bodies=bodies)
+            bodies_by_origin = {
+                origin: bodies for origin, bodies in bodies_by_origin.items() if bodies
+            }
 
     # ------------------------------------------------------------------
     # Waivers

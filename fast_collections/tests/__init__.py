@@ -26,3 +26,4 @@ from . import test_tour_collector
 from . import test_dso_rules
 from . import test_analysis
 from . import test_analysis_sample
+from . import test_run_queries
