@@ -154,7 +154,8 @@ class CollectionDashboard(models.TransientModel):
         self.env["account.move.line"].check_access("read")
         companies = self.env.companies
         currency = self.env.company.currency_id
-        today = fields.Date.context_today(self)
+        # The company's day, as the collection run counts it.
+        today = self.env["collection.run"]._get_company_today(self.env.company)
         date_compared = today - timedelta(days=COMPARISON_DAYS)
 
         self.env.flush_all()
