@@ -186,6 +186,7 @@ class CollectionPortal(CustomerPortal):
                     currencies=", ".join(items.currency_id.mapped("name")),
                 )
             )
+
         # The customer sets the date alone, so it is kept within the company's
         # limit: a promise pauses the reminders until its date.
         max_days = request.env.company.collection_portal_promise_days
@@ -219,6 +220,7 @@ class CollectionPortal(CustomerPortal):
                     date=date_promised,
                 )
             )
+
         try:
             amount = float(raw_amount)
         except (TypeError, ValueError):

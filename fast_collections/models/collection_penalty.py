@@ -16,6 +16,7 @@ from ..rules.interest import (
     compute_interest,
     payment_change,
 )
+from ..tools.locking import lock_for_update
 
 _logger = logging.getLogger(__name__)
 
@@ -342,23 +343,11 @@ class CollectionPenalty(models.Model):
         """Lock ``lines`` until the end of the transaction, so that two
         bookings on the same items run one after the other.
 
-        The rows are updated, not only locked: a booking that started before
-        another one committed then fails with a serialization error and Odoo
-        retries it, so it reads the charges the other one booked.
+        A booking that started before another one committed is retried by
+        Odoo, so it reads the charges the other one booked (see
+        ``lock_for_update``).
         """
-        if not lines:
-            return
-        self.env.flush_all()
-        self.env.cr.execute(
-            """
-            UPDATE account_move_line SET write_date = write_date
-             WHERE id IN (
-                    SELECT id FROM account_move_line
-                     WHERE id IN %s ORDER BY id FOR UPDATE
-                   )
-            """,
-            [tuple(lines.ids)],
-        )
+        lock_for_update(lines)
         lines.invalidate_recordset(["collection_interest_date"])
 
     # ------------------------------------------------------------------
@@ -679,6 +668,11 @@ class CollectionPenalty(models.Model):
         today = run.run_date
         inputs = self._get_interest_inputs(lines)
         charged = self._get_charged_interest(lines)
+        passed_stages = self._get_passed_interest_stages(
+            lines.filtered(
+                lambda line: inputs[line.id].paid_on and line.id not in charged
+            )
+        )
         item_keys, invoice_keys = self._get_charged_keys(lines)
         charges = []
         for line in lines:
@@ -691,7 +685,7 @@ class CollectionPenalty(models.Model):
                 fee = self._prepare_fee(line, stage, overdue)
                 if fee:
                     charges.append(dict(fee, run_id=run.id))
-            scheme = self._get_run_scheme(line, stage, is_paid, charged)
+            scheme = self._get_run_scheme(line, stage, is_paid, charged, passed_stages)
             if scheme and (is_paid or (line.id, "interest", stage.id) not in item_keys):
                 interest, result, overcharged = self._prepare_interest(
                     line, policy, scheme, today, inputs, charged
@@ -734,36 +728,45 @@ class CollectionPenalty(models.Model):
         return self.env["account.move"]
 
     @api.model
-    def _get_run_scheme(self, line, stage, is_paid, charged):
+    def _get_run_scheme(self, line, stage, is_paid, charged, passed_stages):
         """Return the active scheme with which a run charges interest on
         ``line``, or an empty recordset.
 
         An unpaid item is charged by a stage that charges interest, with the
         stage's scheme or its policy's. An item paid since its last charge
-        owes the interest up to its payment even when its stage charges none:
-        with the scheme of its last charge, or else of the last stage it went
-        through that charges interest.
+        owes the interest up to its payment even when its stage charges none.
+        It is charged with the scheme of its last charge, or else with that of
+        the last interest stage it went through (``passed_stages``: {item id:
+        stage}), which a missing rate may have kept from charging.
         """
         schemes = self.env["collection.interest.scheme"]
         if stage.charge_interest:
             scheme = stage.interest_scheme_id or stage.policy_id.interest_scheme_id
         elif is_paid and line.id in charged:
             scheme = schemes.browse(charged[line.id].scheme_id)
-        elif is_paid:
-            # Never charged, for example for want of a rate, but it went
-            # through a stage that charges interest.
-            stages = (
-                self.env["collection.history"]
-                .sudo()
-                .search([("move_line_id", "=", line.id)])
-                .stage_id.filtered("charge_interest")
-            )
-            scheme = stages[-1:].interest_scheme_id or (
-                stages[-1:].policy_id.interest_scheme_id
-            )
+        elif is_paid and line.id in passed_stages:
+            passed = passed_stages[line.id]
+            scheme = passed.interest_scheme_id or passed.policy_id.interest_scheme_id
         else:
             scheme = schemes
         return scheme.filtered("active")
+
+    @api.model
+    def _get_passed_interest_stages(self, lines):
+        """Return {item id: the last stage that charges interest} that each
+        of ``lines`` reached, read in one query."""
+        histories = (
+            self.env["collection.history"]
+            .sudo()
+            .search(
+                [
+                    ("move_line_id", "in", lines.ids),
+                    ("stage_id.charge_interest", "=", True),
+                ],
+                order="date, id",
+            )
+        )
+        return {history.move_line_id.id: history.stage_id for history in histories}
 
     @api.model
     def _report_overcharge(self, line, amount):

@@ -5,6 +5,8 @@ from odoo import Command, _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import format_date, formatLang
 
+from ..tools.locking import lock_for_update
+
 _logger = logging.getLogger(__name__)
 
 INSTRUMENTS = [
@@ -384,21 +386,10 @@ class CollectionPouch(models.Model):
         """Lock the pouches until the end of the transaction and read their
         state again, so that two users cannot run the same step twice.
 
-        The rows are updated, not only locked: a step that started before
-        another one committed fails with a serialization error, and Odoo
-        retries it with the new state.
+        A step that started before another one committed is retried by Odoo
+        with the new state (see ``lock_for_update``).
         """
-        self.env.flush_all()
-        self.env.cr.execute(
-            """
-            UPDATE collection_pouch SET write_date = write_date
-             WHERE id IN (
-                    SELECT id FROM collection_pouch
-                     WHERE id IN %s ORDER BY id FOR UPDATE
-                   )
-            """,
-            [tuple(self.ids)],
-        )
+        lock_for_update(self)
         self.invalidate_recordset(["state"])
 
     # ------------------------------------------------------------------
@@ -896,7 +887,8 @@ class CollectionPouchItem(models.Model):
     @api.constrains("number", "bank_id", "instrument")
     def _check_unique_number(self):
         for item in self.filtered(lambda record: record.number and record.bank_id):
-            # Searched in all the company's pouches, whoever may read them.
+            # Searched with sudo in every pouch of the company, including those
+            # the user cannot read.
             duplicate = self.sudo().search(
                 [
                     ("id", "!=", item.id),

@@ -520,10 +520,10 @@ class CollectionRun(models.Model):
         """Return the items paid in full after their due date that owe interest
         up to their final payment, or that may have been charged too much.
 
-        They are the items whose stage, or a stage they went through, charges
-        interest, or that were charged interest before, and that were
-        reconciled since their last interest charge: by their final payment,
-        or by a payment dated before the charge but entered after it.
+        Their stage, or a stage they went through, charges interest, or they
+        were charged interest before. They were also reconciled since their
+        last interest charge, by their final payment or by a payment dated
+        before the charge but entered after it.
         """
         query = """
             SELECT aml.id

@@ -92,7 +92,8 @@ class CollectionAgingReport(models.Model):
     is_credit = fields.Boolean(
         string="Credit Note",
         readonly=True,
-        help="Open credit note, which lowers what the customer owes.",
+        help="Open credit note or unapplied payment, which lowers what the "
+        "customer owes.",
     )
     invoice_date = fields.Date(readonly=True)
     date_maturity = fields.Date(string="Due Date", readonly=True)

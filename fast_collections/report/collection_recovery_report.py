@@ -11,7 +11,7 @@ class CollectionRecoveryReport(models.Model):
     A SQL view: one row per reconciliation of an invoice's receivable item
     with a payment. The stage is that of the item's latest stage change
     (collection history, skipped stages left out) recorded on or before the
-    payment date; an item paid before reaching any stage has none. Credit
+    payment date. An item paid before reaching any stage has none. Credit
     notes and exchange-difference entries are not payments and are left out,
     as in the promise and plan checks.
     """

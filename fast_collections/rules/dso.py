@@ -69,7 +69,7 @@ def trend_dates(date_to: datetime.date, count: int) -> list[datetime.date]:
 def countback_dso(balance: float, months: Sequence[tuple[int, float]]) -> float:
     """Return the days sales outstanding of ``balance`` by the countback method.
 
-    ``months`` holds ``(days, credit_sales)`` for each month of the period,
+    ``months`` contains ``(days, credit_sales)`` for each month of the period,
     the most recent first. Each month whose sales the remaining balance
     exceeds counts in full. The month that uses up the balance counts for
     its days times the remaining balance over its sales.

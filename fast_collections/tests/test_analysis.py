@@ -423,7 +423,7 @@ class TestAnalysisAccess(AnalysisCommon):
         )
 
     def test_both_companies_in_report(self):
-        """A user of both companies sees both in the aging."""
+        """The aging of a user of both companies shows both."""
         env = self.env(
             context=dict(
                 self.env.context,
@@ -438,19 +438,19 @@ class TestAnalysisAccess(AnalysisCommon):
         self.assertEqual(rows.company_id, self.company_a | self.company_b)
 
     def test_aging_of_company_a_only(self):
-        """The collector of A sees the aging of A, today and at a date."""
+        """The collector of A reads the aging of A, today and at a date."""
         today_rows = self.aging(user=self.collector_a)
         self.assertEqual(today_rows.company_id, self.company_a)
         dated_rows = self.aging("2024-03-31", user=self.collector_a)
         self.assertEqual(dated_rows.move_id, self.invoice_a)
 
     def test_recovered_of_company_a_only(self):
-        """The collector of A sees the payments of A only."""
+        """The collector of A reads the payments of A only."""
         report = self.env(user=self.collector_a)["collection.recovery.report"]
         self.assertEqual(report.search([]).move_id, self.invoice_a)
 
     def test_disputes_of_company_a_only(self):
-        """The collector of A sees the disputes of A only."""
+        """The collector of A reads the disputes of A only."""
         report = self.env(user=self.collector_a)["collection.dispute.report"]
         rows = report.search([])
         self.assertEqual(rows.company_id, self.company_a)

@@ -173,7 +173,7 @@ class TestAnalysisSample(CollectionCommon):
         self.assertAlmostEqual(row.dso, self.csv_dso(customer_rows), places=1)
 
     def test_trend_balances_match_csv(self):
-        """At each month end of the trend, the company owes what the CSV says."""
+        """At each month end of the trend, the company owes what the CSV gives."""
         for day in (date(2013, 4, 30), date(2013, 5, 31), AS_OF):
             with self.subTest(day=day):
                 expected = sum(row.amount for row in self.csv_owed(day))

@@ -18,7 +18,7 @@ class TestCustomerStatement(CollectionCommon):
 
     The company keeps its books in the currency of the test common (USD), its
     aging buckets are 30, 60 and 90 days, and each statement is made as of
-    20 March 2025 unless a test says otherwise.
+    20 March 2025 unless a test sets another date.
     """
 
     @classmethod
@@ -157,7 +157,7 @@ class TestCustomerStatement(CollectionCommon):
 
     def test_disputed_amount_shown_apart(self):
         """An invoice of 1,000 of which 400 is disputed: the statement lists
-        the 400 under dispute and asks for 600 of the balance of 1,000."""
+        the 400 under dispute and requests 600 of the balance of 1,000."""
         invoice = self.create_invoice(1000, "2025-03-01")
         with freeze_time("2025-03-10"):
             dispute = self.env["collection.dispute"].create(
@@ -462,7 +462,7 @@ class TestCustomerStatement(CollectionCommon):
 
     def test_stage_attaches_statement_to_notice(self):
         """C2 with the first reminder set to attach the statement: the run of
-        20 March emails the notice with the statement, which asks for 300."""
+        20 March emails the notice with the statement, which requests 300."""
         self.stage_first.attach_statement = True
         invoice = self.create_invoice(500, "2025-03-01")
         self.pay_invoice(invoice, 200, "2025-03-05")

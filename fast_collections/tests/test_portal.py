@@ -194,7 +194,7 @@ class TestPortal(CollectionCommon, HttpCase):
         self.assertNotIn(self.invoice_ab_in_a.name, text)
 
     def test_company_b_user_sees_nothing_of_a(self):
-        """Gamma's portal user of company B sees its 150 in B, never its 900
+        """Gamma's portal user of company B is shown its 150 in B, never its 900
         owed in company A."""
         self.login_as(self.portal_user_b)
 
@@ -208,7 +208,7 @@ class TestPortal(CollectionCommon, HttpCase):
 
     def test_company_b_user_cannot_promise_on_a(self):
         """A promise of company B's portal user on Gamma's item in company A
-        answers 404 and creates nothing."""
+        gets 404 and creates nothing."""
         self.login_as(self.portal_user_b)
         item_in_a = self.receivable_lines(self.invoice_ab_in_a)
 

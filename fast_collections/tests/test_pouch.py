@@ -81,7 +81,7 @@ class TestPouch(CollectionCommon):
     def test_mixed_instruments_pay_exactly(self):
         """Invoices of 1,000, 500 and 300 of one customer and 200 of another.
         A cheque of 300 that names the invoice of 300 pays it although it is
-        the newest; cash of 1,500 pays the 1,000 and the 500, oldest first; a
+        the newest. Cash of 1,500 pays the 1,000 and the 500, oldest first. A
         transfer slip of 200 pays the other customer's invoice. Every invoice
         is paid in full by a payment per item."""
         first = self.create_invoice(1000, "2026-01-10")
@@ -279,6 +279,7 @@ class TestPouch(CollectionCommon):
         pouch.with_user(self.collector).action_receive()
         pouch.with_user(self.collector).amount_counted = 950
         self.assertEqual(pouch.amount_difference, -50)
+
         with self.assertRefused(UserError, "someone else must count it"):
             pouch.with_user(self.collector).action_check()
         with self.assertRefused(UserError, "must approve the difference"):
@@ -287,6 +288,7 @@ class TestPouch(CollectionCommon):
             pouch.with_user(self.collector)._approve_difference("Short by 50")
         with self.assertRefused(UserError, "Enter a note"):
             pouch._approve_difference(" ")
+
         pouch._approve_difference("50 in cash missing, collector to repay")
         pouch.action_check()
         self.assertEqual(pouch.state, "checked")
@@ -326,8 +328,8 @@ class TestPouch(CollectionCommon):
 
     def test_bounce_reopens_and_escalates(self):
         """1,000 due 1 January reaches the first reminder on 8 January. A
-        cheque pays it in a pouch of 15 January, deposited 16 January, and
-        bounces on 25 January with 12 of return costs charged on: the
+        cheque pays it in a pouch of 15 January, deposited 16 January. It
+        bounces on 25 January with 12 of return costs charged on. Then the
         invoice owes 1,000 again, the costs are invoiced, the collector gets
         an activity, and the run of 26 January moves the invoice on to the
         second reminder (day 21) instead of starting over."""
@@ -609,6 +611,7 @@ class TestPouch(CollectionCommon):
             as_collector.item_ids.write({"state": "posted"})
         with self.assertRefused(AccessError, "set by its steps"):
             as_collector.item_ids.write({"payment_id": False})
+
         self.post(pouch)
         self.create_invoice(100, "2026-01-20")
         other = self.create_pouch(
@@ -657,8 +660,8 @@ class TestPouch(CollectionCommon):
             pouch.with_user(self.collector).collector_id = self.env.user
 
     def test_pouch_needs_collector_or_branch(self):
-        """A pouch handed over by nobody, or into a sales journal, is
-        refused."""
+        """A pouch without a collector or a branch, or deposited into a sales
+        journal, is rejected."""
         pouches = self.env["collection.pouch"]
         with self.assertRefused(ValidationError, "collector or the branch"):
             pouches.create({"journal_id": self.journal.id})

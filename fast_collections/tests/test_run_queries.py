@@ -129,11 +129,10 @@ class TestRunQueries(CollectionCommon):
         )
 
     # TODO: the run still issues about 35 queries per customer notified
-    # (463 for 10 customers, 3,613 for 100): each notice posts its email
-    # with message_post and schedules its activity apart, its history rows
-    # are written apart, and each legal case posts its opening message.
-    # Batching them is the next step of the scale work; a test with 10 and
-    # 100 customers will then check it.
+    # (463 for 10 customers, 3,613 for 100). Each notice posts its email with
+    # message_post and schedules its activity apart, its history rows are
+    # written apart, and each legal case posts its opening message. Once they
+    # are batched, a test with 10 and 100 customers can check it.
     def test_queries_flat_in_items(self):
         """Ten customers with 5 items each, then ten with 50 each: the run
         issues the same queries, give or take one batch's slack."""
