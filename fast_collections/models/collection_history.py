@@ -1,5 +1,21 @@
-from odoo import _, fields, models
+from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
+
+# Columns that _insert_decided fills, in order.
+INSERTED_COLUMNS = (
+    "move_line_id",
+    "move_id",
+    "partner_id",
+    "company_id",
+    "policy_id",
+    "stage_id",
+    "run_id",
+    "date",
+    "state",
+    "days_overdue",
+    "currency_id",
+    "amount_residual",
+)
 
 HISTORY_STATES = [
     ("to_approve", "To Approve"),
@@ -69,6 +85,37 @@ class CollectionHistory(models.Model):
             "A collection stage is applied to a journal item only once.",
         ),
     ]
+
+    @api.model
+    def _insert_decided(self, values_list):
+        """Insert the stage changes a run decided, in one statement per page.
+
+        The run decides thousands of items at a time, which the ORM would
+        create a row at a time. Each dictionary of ``values_list`` has a value
+        for every column of INSERTED_COLUMNS. A pair of item and stage already
+        recorded is left as it is.
+        """
+        if not values_list:
+            return
+        self.env.flush_all()
+        columns = ", ".join(INSERTED_COLUMNS)
+        rows = [
+            (*(values[column] for column in INSERTED_COLUMNS), self.env.uid)
+            for values in values_list
+        ]
+        self.env.cr.execute_values(
+            f"""
+            INSERT INTO collection_history
+                   ({columns}, create_uid, write_uid, create_date, write_date)
+            SELECT {columns}, uid, uid, now() AT TIME ZONE 'UTC',
+                   now() AT TIME ZONE 'UTC'
+              FROM (VALUES %s) AS data({columns}, uid)
+            ON CONFLICT (move_line_id, stage_id) DO NOTHING
+            """,
+            rows,
+            page_size=5000,
+        )
+        self.invalidate_model()
 
     def action_approve(self):
         """Release stage changes that wait for a manager, then act on them."""

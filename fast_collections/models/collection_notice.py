@@ -4,7 +4,8 @@ from datetime import timedelta
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
-from odoo.tools import email_normalize
+from odoo.fields import Command
+from odoo.tools import clean_context, email_normalize
 
 from ..rules.staging import days_from_due
 
@@ -212,11 +213,15 @@ class CollectionNotice(models.Model):
                     items_by_partner.get(partner.id, []),
                 )
             )
-        notices = self.create(values_list)
+        # The run's own records: no creation note, follower or tracking
+        # message, which would cost several queries per customer.
+        notices = self.with_context(tracking_disable=True).create(values_list)
 
         self._send_emails(notices, histories_by_partner)
         to_print = self.browse()
         held_partners = self.env["res.partner"]
+        activity_stages = {}
+        history_states = []
         for notice in notices:
             partner_histories = histories_by_partner[notice.partner_id]
             stages = partner_histories.stage_id
@@ -227,19 +232,44 @@ class CollectionNotice(models.Model):
                 held_partners |= notice.partner_id
             activity_stage = _highest_stage(stages.filtered("create_activity"))
             if activity_stage:
-                notice._schedule_stage_activity(activity_stage)
+                activity_stages[notice] = activity_stage
             state = "not_reached" if notice.email_state == "not_reached" else "done"
-            partner_histories.write(
-                {
-                    "state": state,
-                    "notice_id": notice.id,
-                    "reason": notice.not_reached_reason or False,
-                }
-            )
-        to_print.letter_state = "to_print"
+            history_states += [
+                (history.id, state, notice.id, notice.not_reached_reason or None)
+                for history in partner_histories
+            ]
+        self._schedule_stage_activities(activity_stages)
+        self._write_history_states(history_states)
+        to_print.with_context(tracking_disable=True).letter_state = "to_print"
         held_partners.with_company(run.company_id).collection_credit_hold = True
         self._write_reach_issues(notices, histories_by_partner)
         return notices
+
+    @api.model
+    def _write_history_states(self, history_states):
+        """Mark the stage changes acted on, in one statement.
+
+        ``history_states`` lists (history id, state, notice id, reason).
+        """
+        if not history_states:
+            return
+        self.env.flush_all()
+        uid = self.env.uid
+        self.env.cr.execute_values(
+            """
+            UPDATE collection_history history
+               SET state = data.state, notice_id = data.notice_id,
+                   reason = data.reason, write_uid = data.uid,
+                   write_date = now() AT TIME ZONE 'UTC'
+              FROM (VALUES %s) AS data(id, state, notice_id, reason, uid)
+             WHERE history.id = data.id
+            """,
+            [(*values, uid) for values in history_states],
+            page_size=5000,
+        )
+        self.env["collection.history"].invalidate_model(
+            ["state", "notice_id", "reason", "write_uid", "write_date"]
+        )
 
     @api.model
     def _discard_outdated(self, run, histories):
@@ -428,33 +458,158 @@ class CollectionNotice(models.Model):
             rendered = template._generate_template(
                 template_notices.ids, ["subject", "body_html", "email_from"]
             )
-            # Queue the emails for the mail queue instead of sending them
-            # during the run, which would hold the batch on the mail server.
-            template_notices = template_notices.with_context(
-                mail_notify_force_send=False
-            )
-            for notice in template_notices:
-                values = rendered[notice.id]
-                attachments = []
-                if notice in with_statement:
-                    attachments.append(notice._render_statement_attachment())
-                notice.message_post(
-                    body=values["body_html"],
-                    subject=values["subject"],
-                    author_id=notice.company_id.partner_id.id,
-                    email_from=values.get("email_from")
-                    or notice.company_id.email_formatted,
-                    partner_ids=notice.contact_id.ids,
-                    message_type="comment",
-                    subtype_xmlid="mail.mt_comment",
-                    email_layout_xmlid="mail.mail_notification_light",
-                    attachments=attachments,
+            for notice in template_notices & with_statement:
+                rendered[notice.id]["attachment_ids"] = (
+                    notice._create_statement_attachment().ids
                 )
-            template_notices.email_state = "sent"
+            self._queue_emails(template_notices, rendered)
+            template_notices.with_context(tracking_disable=True).email_state = "sent"
+
+    @api.model
+    def _queue_emails(self, notices, rendered):
+        """Post each notice's email in its chatter and queue it for the mail
+        queue, with Odoo's light email layout.
+
+        ``rendered`` maps each notice id to its subject, body, sender and
+        attachment ids. Posting one message at a time through message_post
+        costs about twenty queries per customer, so the messages, emails and
+        delivery notifications are created here in one batch each. The emails
+        are not sent during the run, which would hold the batch on the mail
+        server.
+        """
+        comment_subtype_id = self.env["ir.model.data"]._xmlid_to_res_id(
+            "mail.mt_comment"
+        )
+        reply_to_by_id = notices._notify_get_reply_to(default=False)
+        message_values = []
+        for notice in notices:
+            values = rendered[notice.id]
+            email_from = values.get("email_from") or notice.company_id.email_formatted
+            message_values.append(
+                {
+                    "model": self._name,
+                    "res_id": notice.id,
+                    "record_name": notice.display_name,
+                    "message_type": "comment",
+                    "subtype_id": comment_subtype_id,
+                    "body": values["body_html"],
+                    "subject": values["subject"],
+                    "author_id": notice.company_id.partner_id.id,
+                    "email_from": email_from,
+                    "reply_to": reply_to_by_id.get(notice.id) or email_from,
+                    "partner_ids": [Command.link(notice.contact_id.id)],
+                    "attachment_ids": [Command.set(values.get("attachment_ids") or [])],
+                    "email_layout_xmlid": "mail.mail_notification_light",
+                    "email_add_signature": False,
+                }
+            )
+        messages = self.env["mail.message"].sudo().create(message_values)
+
+        # The layout reads each message's tracking values: read them for all
+        # messages at once.
+        messages.mapped("tracking_value_ids")
+        mail_values = []
+        for notice, message in zip(notices, messages, strict=True):
+            mail_values += notice._prepare_queued_mail_values(message)
+        mails = (
+            self.env["mail.mail"]
+            .sudo()
+            .with_context(clean_context(self.env.context))
+            .create(mail_values)
+        )
+        self.env["mail.notification"].sudo().create(
+            [
+                {
+                    "author_id": mail.mail_message_id.author_id.id,
+                    "is_read": True,
+                    "mail_mail_id": mail.id,
+                    "mail_message_id": mail.mail_message_id.id,
+                    "notification_status": "ready",
+                    "notification_type": "email",
+                    "res_partner_id": recipient.id,
+                }
+                for mail in mails
+                for recipient in mail.recipient_ids
+            ]
+        )
+
+    def _prepare_queued_mail_values(self, message):
+        """Return the values of the emails that carry ``message`` to the
+        notice's contact, laid out by Odoo's own notification methods."""
+        self.ensure_one()
+        contact = self.contact_id
+        user = contact.user_ids[:1]
+        recipients_data = [
+            {
+                "active": contact.active,
+                "id": contact.id,
+                "is_follower": False,
+                "lang": contact.lang,
+                "groups": user.groups_id.ids,
+                "notif": "email",
+                "share": contact.partner_share,
+                "type": "customer" if not user else "portal" if user.share else "user",
+                "uid": user.id,
+                "ushare": user.share,
+            }
+        ]
+        headers = self._notify_by_email_get_headers()
+        base_values = {
+            "mail_message_id": message.id,
+            "references": message.message_id,
+            "auto_delete": True,
+            "is_notification": True,
+            "headers": repr(headers) if headers else False,
+        }
+        if message.subject:
+            base_values["subject"] = " ".join(message.subject.splitlines())
+        # The message was just created without tracking values: saying so
+        # spares Odoo a search for them per message.
+        msg_vals = {"tracking_value_ids": []}
+        mail_values = []
+        for (
+            _lang,
+            render_values,
+            group,
+        ) in self._notify_get_classified_recipients_iterator(
+            message,
+            recipients_data,
+            msg_vals=msg_vals,
+            force_email_company=self.company_id,
+        ):
+            body = self._notify_by_email_render_layout(
+                message, group, render_values=render_values
+            )
+            mail_values.append(
+                self._notify_by_email_get_final_mail_values(
+                    group.pop("recipients"),
+                    base_values,
+                    additional_values={"body_html": body},
+                )
+            )
+        return mail_values
+
+    def _create_statement_attachment(self):
+        """Render the customer's statement at the notice date and attach it
+        to the notice, for its email."""
+        self.ensure_one()
+        file_name, content = self._render_statement_attachment()
+        return (
+            self.env["ir.attachment"]
+            .sudo()
+            .create(
+                {
+                    "name": file_name,
+                    "raw": content,
+                    "res_model": self._name,
+                    "res_id": self.id,
+                }
+            )
+        )
 
     def _render_statement_attachment(self):
-        """Return the customer's statement at the notice date, as a PDF
-        attachment for ``message_post``."""
+        """Return the customer's statement at the notice date, as (file name,
+        PDF content)."""
         self.ensure_one()
         return self.env[
             "report.fast_collections.report_customer_statement"
@@ -479,26 +634,46 @@ class CollectionNotice(models.Model):
             )
         return False
 
-    def _schedule_stage_activity(self, stage):
-        self.ensure_one()
-        user = self._get_activity_assignee(stage)
-        if not user:
-            _logger.warning(
-                "Collection notice %s: no active collector to assign the activity "
-                "of stage %s to; set a default collector on company %s",
-                self.id,
-                stage.id,
-                self.company_id.id,
+    @api.model
+    def _schedule_stage_activities(self, stages_by_notice):
+        """Schedule the activity of each notice's stage, in one batch.
+
+        ``stages_by_notice`` maps each notice to the stage whose activity it
+        gets.
+        """
+        model_id = self.env["ir.model"]._get_id(self._name)
+        values_list = []
+        for notice, stage in stages_by_notice.items():
+            user = notice._get_activity_assignee(stage)
+            if not user:
+                _logger.warning(
+                    "Collection notice %s: no active collector to assign the "
+                    "activity of stage %s to; set a default collector on "
+                    "company %s",
+                    notice.id,
+                    stage.id,
+                    notice.company_id.id,
+                )
+                continue
+            activity_type = stage.activity_type_id
+            values_list.append(
+                {
+                    "res_model_id": model_id,
+                    "res_id": notice.id,
+                    "activity_type_id": activity_type.id,
+                    "summary": stage.activity_summary or stage.name,
+                    "note": activity_type.default_note or False,
+                    "automated": True,
+                    "date_deadline": notice.date
+                    + timedelta(days=stage.activity_deadline_days),
+                    "user_id": user.id,
+                }
             )
-            return
         # Collectors find the activities in their list; one email per activity
         # would flood them after a large run.
-        self.with_context(mail_activity_quick_update=True).activity_schedule(
-            activity_type_id=stage.activity_type_id.id,
-            summary=stage.activity_summary or stage.name,
-            date_deadline=self.date + timedelta(days=stage.activity_deadline_days),
-            user_id=user.id,
-        )
+        self.env["mail.activity"].sudo().with_context(
+            mail_activity_quick_update=True
+        ).create(values_list)
 
     def _get_activity_assignee(self, stage):
         """Return the active collector who receives the stage's activity.

@@ -827,6 +827,7 @@ class CollectionRun(models.Model):
             lines_by_stage[decision.stage_id].append(row)
             base_values = {
                 "move_line_id": row["id"],
+                "move_id": row["move_id"],
                 "partner_id": row["partner_id"],
                 "company_id": self.company_id.id,
                 "policy_id": policy.id,
@@ -846,7 +847,7 @@ class CollectionRun(models.Model):
                     dict(base_values, stage_id=decision.stage_id, state=state)
                 )
 
-        self.env["collection.history"].sudo().create(history_values)
+        self.env["collection.history"].sudo()._insert_decided(history_values)
         self._write_item_stages(lines_by_stage)
 
     def _get_existing_history(self, line_ids):

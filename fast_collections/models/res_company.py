@@ -75,6 +75,17 @@ class ResCompany(models.Model):
         help="Income account credited by the invoices that charge late-payment "
         "interest and recovery fees.",
     )
+    collection_penalty_journal_id = fields.Many2one(
+        comodel_name="account.journal",
+        string="Interest and Fee Journal",
+        check_company=True,
+        domain="[('type', '=', 'sale')]",
+        help="Sales journal of the invoices that charge late-payment interest "
+        "and recovery fees, numbered in its own sequence. Empty: the first "
+        "sales journal of the company. A journal of their own also keeps a "
+        "large run fast, because Odoo looks up the last number of the "
+        "journal for every invoice it posts.",
+    )
     collection_legal_assignment = fields.Selection(
         selection=[
             ("round_robin", "Round Robin"),

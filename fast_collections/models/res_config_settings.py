@@ -56,3 +56,7 @@ class ResConfigSettings(models.TransientModel):
         related="company_id.collection_penalty_account_id",
         readonly=False,
     )
+    collection_penalty_journal_id = fields.Many2one(
+        related="company_id.collection_penalty_journal_id",
+        readonly=False,
+    )
