@@ -1,11 +1,15 @@
 {
     "name": "Fast Collections",
-    "summary": "Collection stages, reminders and the daily dunning run on overdue "
-    "customer invoices",
+    "summary": "Chase overdue customer invoices: collection stages and notices, "
+    "payment plans, disputes, legal cases, penalty interest, payment pouches "
+    "and a customer portal",
     "version": "18.0.1.0.0",
     "category": "Accounting/Accounting",
     "license": "LGPL-3",
     "author": "Fast Collections",
+    "website": "https://github.com/fast-collections/fast_collections",
+    "maintainers": ["fast-collections"],
+    "development_status": "Beta",
     "depends": ["account", "mail", "portal"],
     "data": [
         "security/collection_security.xml",
@@ -55,5 +59,10 @@
             "fast_collections/static/src/js/tours/**/*",
         ],
     },
+    "images": ["static/description/dashboard.png"],
+    # The Collections menu sits under Invoicing rather than at the top level,
+    # so the addon extends Invoicing instead of being an app of its own.
+    "application": False,
+    "installable": True,
     "post_init_hook": "post_init_hook",
 }

@@ -88,6 +88,12 @@ class CollectionDashboard(models.TransientModel):
         help="Last collection run of each company of the dashboard.",
     )
 
+    def _compute_display_name(self):
+        # The breadcrumb shows the display name, which would otherwise be the
+        # model and id of this transient record.
+        for dashboard in self:
+            dashboard.display_name = _("Collections Dashboard")
+
     @api.model_create_multi
     def create(self, vals_list):
         for vals in vals_list:

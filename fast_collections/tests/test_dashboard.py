@@ -136,6 +136,11 @@ class TestDashboard(CollectionCommon):
         self.assertEqual(dashboard.overdue_item_count, 13)
         self.assertEqual(dashboard.overdue_customer_count, 12)
 
+    def test_display_name(self):
+        """The breadcrumb names the dashboard, not its model and record id."""
+        dashboard = self.open_dashboard()
+        self.assertEqual(dashboard.display_name, "Collections Dashboard")
+
     def test_change_since_week_ago(self):
         """A week ago 8,600 were overdue: Acme's 2,000 was not paid yet, and
         its 700 was not due yet. The change is 7,800 - 8,600 = -800."""
