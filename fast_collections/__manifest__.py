@@ -65,4 +65,8 @@
     "application": False,
     "installable": True,
     "post_init_hook": "post_init_hook",
+    # Files that Odoo does not load but code of the addon reads, declared for
+    # the unused-file check of oca-checks-odoo-module. scripts/load-sample
+    # imports the sample through tools/sample_loader.py.
+    "oca_data_manual": ["demo/accounts_receivable_sample.csv"],
 }
