@@ -890,11 +890,16 @@ class CollectionPenalty(models.Model):
         """
         company = self.env["res.company"].browse(company_id)
         company._check_collection_penalty_settings()
+        # TODO: Odoo's accounting still costs about 14 queries and 20 ms per
+        # invoice created and posted (measured with scripts/bench-run on a
+        # 2-core machine), which bounds the run when thousands of customers
+        # owe a fee on the same day. The run's own invoices get no creation
+        # note, follower or tracking message.
         invoices = (
             self.env["account.move"]
             .sudo()
             .with_company(company)
-            .with_context(mail_create_nolog=True, mail_create_nosubscribe=True)
+            .with_context(tracking_disable=True)
             .create(
                 [
                     self._prepare_penalty_move_values(
