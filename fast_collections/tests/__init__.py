@@ -27,3 +27,4 @@ from . import test_dso_rules
 from . import test_analysis
 from . import test_analysis_sample
 from . import test_run_queries
+from . import test_run_batches
