@@ -5,8 +5,8 @@ from odoo import _, fields, models
 _logger = logging.getLogger(__name__)
 
 # Channel of the queue jobs of the run's batches, when the queue_job addon is
-# installed. A channel missing from the job runner's configuration runs its
-# jobs in the root channel.
+# installed. The queue_job 18.0 job runner runs the jobs of a channel missing
+# from its configuration in the nearest configured parent, here root.
 QUEUE_CHANNEL = "root.collection"
 
 

@@ -28,3 +28,4 @@ from . import test_analysis
 from . import test_analysis_sample
 from . import test_run_queries
 from . import test_run_batches
+from . import test_run_queue
