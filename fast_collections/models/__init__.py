@@ -1,6 +1,7 @@
 from . import collection_policy
 from . import collection_stage
 from . import collection_run
+from . import collection_run_batch
 from . import collection_history
 from . import collection_notice
 from . import collection_case_mixin

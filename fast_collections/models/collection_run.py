@@ -7,15 +7,35 @@ import pytz
 import odoo
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
+from odoo.tools import SQL
 
 from ..rules.staging import CATCHUP_CLIMB, days_from_due, decide_stage
 
 _logger = logging.getLogger(__name__)
 
-# Items decided per committed batch, and customers acted on per committed batch.
-# Both bound the work lost when a run is interrupted.
+# Customers per batch. A batch decides the stages of its customers, sends
+# their notices, charges their interest and fees and hands their items over to
+# legal in one transaction, so an interrupted run loses at most one batch.
+RUN_BATCH_SIZE = 500
+# Items decided at a time and customers notified at a time within a batch.
+# Both bound the memory a batch needs.
 DECIDE_BATCH_SIZE = 5000
 ACT_BATCH_SIZE = 200
+
+# Run counters that are the sum of the counters of the run's batches.
+BATCH_COUNT_FIELDS = (
+    "item_count",
+    "changed_count",
+    "skipped_count",
+    "notice_count",
+    "message_count",
+    "letter_count",
+    "activity_count",
+    "not_reached_count",
+    "legal_case_count",
+    "penalty_move_count",
+    "penalty_amount",
+)
 
 
 # First key of the PostgreSQL advisory lock that lets one run at a time work
@@ -25,6 +45,74 @@ RUN_LOCK_KEY = 58_214_001
 # Receivable items of customer invoices. Exchange-difference entries and
 # miscellaneous entries are of move type "entry" and are never chased.
 CHASED_MOVE_TYPES = ("out_invoice", "out_receipt")
+
+# Open receivable items of customer invoices of a company, due by a horizon.
+# Parameters: company_id, move_types, horizon.
+OPEN_ITEMS_FROM_WHERE = """
+      FROM account_move_line aml
+      JOIN account_move move ON move.id = aml.move_id
+      JOIN account_account account ON account.id = aml.account_id
+      JOIN res_partner partner ON partner.id = aml.partner_id
+     WHERE aml.company_id = %(company_id)s
+       AND aml.parent_state = 'posted'
+       AND account.account_type = 'asset_receivable'
+       AND move.move_type IN %(move_types)s
+       AND aml.reconciled IS NOT TRUE
+       AND aml.amount_residual_currency > 0
+       AND aml.date_maturity <= %(horizon)s
+"""
+
+# Items paid in full after their due date that may owe interest up to their
+# final payment: see collection.run._get_paid_late_line_ids.
+# Parameters: company_id, move_types, run_date.
+PAID_LATE_ITEMS_FROM_WHERE = """
+      FROM account_move_line aml
+      JOIN account_move move ON move.id = aml.move_id
+      JOIN account_account account ON account.id = aml.account_id
+      JOIN res_partner partner ON partner.id = aml.partner_id
+      JOIN collection_stage stage ON stage.id = aml.collection_stage_id
+      JOIN LATERAL (
+            SELECT MAX(partial.max_date) AS paid_on,
+                   MAX(partial.id) AS last_partial_id
+              FROM account_partial_reconcile partial
+             WHERE partial.debit_move_id = aml.id
+           ) payment ON TRUE
+      LEFT JOIN LATERAL (
+            SELECT COALESCE(MAX(penalty.last_partial_id), 0)
+                   AS last_partial_id
+              FROM collection_penalty penalty
+             WHERE penalty.move_line_id = aml.id
+               AND penalty.kind = 'interest'
+            HAVING COUNT(*) > 0
+           ) charged ON TRUE
+     WHERE aml.company_id = %(company_id)s
+       AND aml.parent_state = 'posted'
+       AND account.account_type = 'asset_receivable'
+       AND move.move_type IN %(move_types)s
+       AND move.collection_is_penalty IS NOT TRUE
+       AND aml.reconciled IS TRUE
+       AND (stage.charge_interest IS TRUE
+            OR charged.last_partial_id IS NOT NULL
+            OR EXISTS (
+                   SELECT 1
+                     FROM collection_history history
+                     JOIN collection_stage passed
+                       ON passed.id = history.stage_id
+                    WHERE history.move_line_id = aml.id
+                      AND passed.charge_interest IS TRUE
+               ))
+       AND payment.paid_on > aml.date_maturity
+       AND (charged.last_partial_id IS NULL
+            OR payment.last_partial_id > charged.last_partial_id)
+       AND payment.paid_on <= %(run_date)s
+       AND EXISTS (
+               SELECT 1
+                 FROM collection_history history
+                WHERE history.move_line_id = aml.id
+                  AND history.stage_id = aml.collection_stage_id
+                  AND history.state IN ('done', 'not_reached')
+           )
+"""
 
 
 class CollectionRun(models.Model):
@@ -105,6 +193,20 @@ class CollectionRun(models.Model):
         inverse_name="run_id",
         string="Stage Changes",
     )
+    date_planned = fields.Datetime(
+        string="Batches Planned",
+        readonly=True,
+        help="When the company-wide steps (promises, plans, pouch instruments "
+        "that matured) ended and the customers were split into batches. A "
+        "resumed run does not repeat them.",
+    )
+    attempt_ids = fields.One2many(
+        comodel_name="collection.run.attempt", inverse_name="run_id", string="Attempts"
+    )
+    attempt_count = fields.Integer(string="Attempts", compute="_compute_attempt_count")
+    batch_ids = fields.One2many(
+        comodel_name="collection.run.batch", inverse_name="run_id", string="Batches"
+    )
 
     @api.depends("company_id", "run_date")
     def _compute_name(self):
@@ -114,6 +216,11 @@ class CollectionRun(models.Model):
                 company=run.company_id.name,
                 date=run.run_date and fields.Date.to_string(run.run_date),
             )
+
+    @api.depends("attempt_ids")
+    def _compute_attempt_count(self):
+        for run in self:
+            run.attempt_count = len(run.attempt_ids)
 
     @api.depends("skip_counts")
     def _compute_skip_summary(self):
@@ -144,7 +251,12 @@ class CollectionRun(models.Model):
 
     @api.model
     def _cron_run_collections(self):
-        self._run_collections()
+        # With the queue_job addon installed, job workers on any server do the
+        # batches. Without it, the scheduled action does them itself.
+        if self._is_job_queue_installed():
+            self._enqueue_collections()
+        else:
+            self._run_collections()
 
     def action_run_now(self):
         """Run the collection of every company of the user now."""
@@ -161,8 +273,9 @@ class CollectionRun(models.Model):
 
         ``run_date`` defaults to today in each company's time zone.
         ``partners`` limits the run to those customers (their commercial
-        partners). The run commits after every batch, except in tests and while
-        the module is being installed.
+        partners). The last run of the same company and date resumes as a new
+        attempt when it did not end. The run commits after every batch, except
+        in tests and while the module is being installed.
         """
         if companies is None:
             companies = self.env["res.company"].sudo().search([])
@@ -193,70 +306,285 @@ class CollectionRun(models.Model):
         today = run_date or run_model._get_company_today(company)
         run_model._lock_company(company)
         try:
-            run_model._mark_interrupted_runs(company)
-            run = run_model.create(
+            run, attempt = run_model._start_attempt(company, today, partners, "direct")
+            if commit:
+                self._commit_batch()
+            run._execute(partners, attempt, commit)
+        finally:
+            run_model._unlock_company(company)
+        return run.with_env(self.env)
+
+    @api.model
+    def _enqueue_collections(self, run_date=None, companies=None):
+        """Start the run of each company and create a queue job per batch.
+
+        The company-wide steps are done here, and the last batch job closes
+        the run. Needs the queue_job addon. Returns the runs started.
+        """
+        if companies is None:
+            companies = self.env["res.company"].sudo().search([])
+        commit = self._can_commit()
+        runs = self.browse()
+        for company in companies:
+            run_model = self.sudo().with_company(company)
+            today = run_date or run_model._get_company_today(company)
+            run_model._lock_company(company)
+            try:
+                run, attempt = run_model._start_attempt(company, today, None, "queue")
+                if commit:
+                    self._commit_batch()
+                run._prepare_batches_or_fail(None, attempt, commit)
+                run.batch_ids._enqueue()
+                run._close_if_last_batch(attempt)
+                if commit:
+                    self._commit_batch()
+            finally:
+                run_model._unlock_company(company)
+            runs |= run.with_env(self.env)
+        return runs
+
+    @api.model
+    def _is_job_queue_installed(self):
+        return "queue.job" in self.env and hasattr(self, "with_delay")
+
+    @api.model
+    def _start_attempt(self, company, run_date, partners, mode):
+        """Return the run of ``company`` for ``run_date`` and its new attempt.
+
+        The last run of that date resumes when it did not end (it is still
+        marked running, was interrupted or failed) and covers the same
+        customers. Otherwise a new run starts. Any other run left running is
+        marked interrupted.
+        """
+        run = self._find_run_to_resume(company, run_date, partners)
+        self._mark_interrupted_runs(company)
+        now = fields.Datetime.now()
+        if run:
+            run.write({"state": "running", "date_end": False, "error_message": False})
+        else:
+            run = self.create(
                 {
                     "company_id": company.id,
-                    "run_date": today,
-                    "date_start": fields.Datetime.now(),
+                    "run_date": run_date,
+                    "date_start": now,
                     "user_id": self.env.uid,
                     "partner_ids": [fields.Command.set(partners.ids)]
                     if partners
                     else [],
                 }
             )
+        number = max(run.attempt_ids.mapped("number"), default=0) + 1
+        attempt = self.env["collection.run.attempt"].create(
+            {"run_id": run.id, "number": number, "mode": mode, "date_start": now}
+        )
+        return run, attempt
+
+    @api.model
+    def _find_run_to_resume(self, company, run_date, partners):
+        run = self.search(
+            [("company_id", "=", company.id), ("run_date", "=", run_date)],
+            order="id desc",
+            limit=1,
+        )
+        if run.state == "done":
+            return self.browse()
+        if set(run.partner_ids.ids) != set(partners.ids if partners else []):
+            return self.browse()
+        return run
+
+    def _execute(self, partners, attempt, commit):
+        """Do the company-wide steps unless done, then the batches not done.
+
+        A batch that fails is rolled back and marked failed, and the other
+        batches still run. The run then fails with the first error, which is
+        raised again, and its next attempt resumes the failed batches.
+        """
+        self.ensure_one()
+        self._prepare_batches_or_fail(partners, attempt, commit)
+        errors = []
+        batches = self.batch_ids.filtered(lambda batch: batch.state != "done")
+        for number, batch in enumerate(batches.sorted("sequence"), start=1):
+            error = self._run_batch_transaction(batch, attempt, commit)
+            if error:
+                errors.append(error)
+            self.env["ir.cron"]._notify_progress(
+                done=number, remaining=len(batches) - number
+            )
+        if errors:
+            self._record_failure(
+                attempt,
+                _(
+                    "%(count)s batches failed. First error: %(error)s",
+                    count=len(errors),
+                    error=errors[0],
+                ),
+            )
             if commit:
                 self._commit_batch()
-            run._execute(partners, commit)
-        finally:
-            run_model._unlock_company(company)
-        return run.with_env(self.env)
+            raise errors[0]
+        self._close_run(attempt)
+        if commit:
+            self._commit_batch()
 
-    def _execute(self, partners, commit):
-        self.ensure_one()
+    def _prepare_batches_or_fail(self, partners, attempt, commit):
+        """Do the company-wide steps and plan the batches, once per run.
+
+        On an error the run and the attempt are recorded failed, and the error
+        is raised again.
+        """
+        if self.date_planned:
+            return
         try:
             self._check_negotiations(partners)
             self.env["collection.pouch.item"]._apply_matured(
                 self.company_id, self.run_date, partners
             )
+            self._plan_batches(partners)
             if commit:
                 self._commit_batch()
-            self._decide_stages(partners, commit=commit)
-            self._act_on_pending(partners, commit=commit)
-            self._charge_penalties(partners)
-            if commit:
-                self._commit_batch()
-            self._hand_over_to_legal(partners)
         except Exception as error:
             if not commit:
                 raise
             self.env.cr.rollback()
-            self.write(
-                {
-                    "state": "failed",
-                    "date_end": fields.Datetime.now(),
-                    "error_message": str(error),
-                }
-            )
+            self._record_failure(attempt, str(error))
             self._commit_batch()
             _logger.exception(
                 "Collection run %s of company %s failed", self.id, self.company_id.id
             )
             raise
 
-        self.write({"state": "done", "date_end": fields.Datetime.now()})
-        if commit:
-            self._commit_batch()
+    def _run_batch_transaction(self, batch, attempt, commit):
+        """Do ``batch`` in its own transaction, and return its error if it failed.
+
+        Without commits (tests), a savepoint stands for the transaction, so a
+        failing batch is undone as a crash of a committing run would undo it.
+        """
+        try:
+            if commit:
+                self._process_batch(batch, attempt)
+                self._commit_batch()
+            else:
+                with self.env.cr.savepoint():
+                    self._process_batch(batch, attempt)
+        except Exception as error:  # pylint: disable=broad-exception-caught
+            if commit:
+                self.env.cr.rollback()
+            self.env.invalidate_all()
+            batch.write(
+                {
+                    "state": "failed",
+                    "attempt_id": attempt.id,
+                    "error_message": str(error),
+                }
+            )
+            if commit:
+                self._commit_batch()
+            _logger.exception(
+                "Batch %s of collection run %s of company %s failed",
+                batch.sequence,
+                self.id,
+                self.company_id.id,
+            )
+            return error
+        return None
+
+    def _record_failure(self, attempt, message):
+        now = fields.Datetime.now()
+        attempt.write({"state": "failed", "date_end": now, "error_message": message})
+        self.write({"state": "failed", "date_end": now, "error_message": message})
+
+    def _process_batch(self, batch, attempt, sum_counts=True):
+        """Decide, notify, charge and hand over the customers of ``batch``.
+
+        Every query of the steps, including those of the notices and the
+        charges, is limited to the batch's customers through the context key
+        ``collection_batch_partner_ids``. ``sum_counts`` updates the run's
+        counters from its batches, which queue jobs leave to the last job so
+        that parallel jobs do not write the same run row.
+        """
+        self.ensure_one()
+        partners = batch.partner_ids
+        run = self.with_context(collection_batch_partner_ids=tuple(partners.ids))
+        counters, skipped = run._decide_stages(partners)
+        notice_counts = run._act_on_pending(partners)
+        penalty_move_count, penalty_amount = run._charge_penalties(partners)
+        legal_case_count = run._hand_over_to_legal(partners)
+        batch.write(
+            {
+                "state": "done",
+                "attempt_id": attempt.id,
+                "date_done": fields.Datetime.now(),
+                "error_message": False,
+                "item_count": counters["items"],
+                "changed_count": counters["changed"],
+                "skipped_count": sum(skipped.values()),
+                "skip_counts": dict(skipped),
+                "notice_count": notice_counts["notices"],
+                "message_count": notice_counts["messages"],
+                "letter_count": notice_counts["letters"],
+                "activity_count": notice_counts["activities"],
+                "not_reached_count": notice_counts["not_reached"],
+                "legal_case_count": legal_case_count,
+                "penalty_move_count": penalty_move_count,
+                "penalty_amount": penalty_amount,
+            }
+        )
+        if sum_counts:
+            self._sum_batch_counts()
+
+    def _sum_batch_counts(self):
+        """Set the run's counters to the sums over its batches done."""
+        self.ensure_one()
+        done = self.batch_ids.filtered(lambda batch: batch.state == "done")
+        values = {name: sum(done.mapped(name)) for name in BATCH_COUNT_FIELDS}
+        skip_counts = Counter()
+        for batch in done:
+            skip_counts.update(batch.skip_counts or {})
+        values["skip_counts"] = dict(skip_counts)
+        self.write(values)
+
+    def _close_if_last_batch(self, attempt):
+        """Close the run once none of its batches is left to do.
+
+        Queue jobs finish in parallel, so the run row is updated first: of two
+        jobs that finish together, the second then waits for the first to
+        commit and fails with a serialization error, which queue_job retries.
+        The retried job then reads the batch of the first job as done.
+        """
+        self.ensure_one()
+        self.env.cr.execute(
+            "UPDATE collection_run SET write_date = NOW() AT TIME ZONE 'UTC' "
+            "WHERE id = %s",
+            [self.id],
+        )
+        self.env.flush_all()
+        self.env.cr.execute(
+            "SELECT COUNT(*) FROM collection_run_batch "
+            "WHERE run_id = %s AND state != 'done'",
+            [self.id],
+        )
+        if self.env.cr.fetchone()[0]:
+            return False
+        self._sum_batch_counts()
+        self._close_run(attempt)
+        return True
+
+    def _close_run(self, attempt):
+        self.ensure_one()
+        now = fields.Datetime.now()
+        attempt.write({"state": "done", "date_end": now})
+        self.write({"state": "done", "date_end": now, "error_message": False})
         _logger.info(
-            "Collection run %s of company %s on %s: %s items evaluated, %s changed "
-            "stage, %s skipped, %s notices, %s emails queued, %s letters, "
-            "%s activities, %s customers not reached, %s promises kept, "
-            "%s promises broken, %s plans completed, %s plans broken, "
-            "%s legal cases opened, %s legal cases escalated, "
+            "Collection run %s of company %s on %s, attempt %s: %s items "
+            "evaluated, %s changed stage, %s skipped, %s notices, %s emails "
+            "queued, %s letters, %s activities, %s customers not reached, "
+            "%s promises kept, %s promises broken, %s plans completed, "
+            "%s plans broken, %s legal cases opened, %s legal cases escalated, "
             "%s interest and fee invoices of %s",
             self.id,
             self.company_id.id,
             self.run_date,
+            attempt.number,
             self.item_count,
             self.changed_count,
             self.skipped_count,
@@ -294,13 +622,14 @@ class CollectionRun(models.Model):
                 }
             )
         )
-        run._decide_stages(None)
+        counters, skipped = run._decide_stages(None)
+        run._write_counts(counters, skipped)
         run.write({"state": "done", "date_end": fields.Datetime.now()})
         return run
 
     def _commit_batch(self):
         # A run commits its batches so that a timeout or a crash keeps the work
-        # already done, and the next run resumes from the pending rows.
+        # already done, and its next attempt resumes from the batches not done.
         self.env.cr.commit()  # pylint: disable=invalid-commit
 
     @api.model
@@ -356,10 +685,22 @@ class CollectionRun(models.Model):
 
     @api.model
     def _mark_interrupted_runs(self, company):
-        """Close the runs of ``company`` that a crash or a timeout left open."""
+        """Close the runs and attempts of ``company`` that a crash or a timeout
+        left running.
+
+        Called under the company's run lock, so no other process is running
+        them.
+        """
+        # NOTE: the batch jobs of a run started with queue_job do not hold the
+        # lock. An attempt whose jobs still wait for a worker is marked
+        # interrupted too, and its jobs still do their batches.
+        now = fields.Datetime.now()
         self.search([("company_id", "=", company.id), ("state", "=", "running")]).write(
-            {"state": "interrupted", "date_end": fields.Datetime.now()}
+            {"state": "interrupted", "date_end": now}
         )
+        self.env["collection.run.attempt"].search(
+            [("run_id.company_id", "=", company.id), ("state", "=", "running")]
+        ).write({"state": "interrupted", "date_end": now})
 
     def _check_manager(self):
         if not self.env.user.has_group("fast_collections.group_collection_manager"):
@@ -405,7 +746,7 @@ class CollectionRun(models.Model):
         legal, once the stage has been acted on.
 
         An item enters a legal case once: the items of a closed or cancelled
-        case are not handed over again.
+        case are not handed over again. Returns the number of cases opened.
         """
         self.ensure_one()
         self.env.flush_all()
@@ -430,15 +771,15 @@ class CollectionRun(models.Model):
             params["partner_ids"] = tuple(partners.ids)
         self.env.cr.execute(query, params)
         item_ids = [item_id for (item_id,) in self.env.cr.fetchall()]
-        cases = self.browse()
-        if item_ids:
-            items = self.env["account.move.line"].sudo().browse(item_ids)
-            cases = (
-                self.env["collection.legal.case"]
-                .sudo()
-                ._hand_over_items(self.company_id, items, self.run_date)
-            )
-        self.legal_case_count = len(cases)
+        if not item_ids:
+            return 0
+        items = self.env["account.move.line"].sudo().browse(item_ids)
+        cases = (
+            self.env["collection.legal.case"]
+            .sudo()
+            ._hand_over_items(self.company_id, items, self.run_date)
+        )
+        return len(cases)
 
     # ------------------------------------------------------------------
     # Interest and fees
@@ -454,6 +795,9 @@ class CollectionRun(models.Model):
         claim) are left for a run after the pause. Items paid in full since
         their last charge are charged the interest up to their final payment
         when the stage they had reached charges interest.
+
+        Returns the number of invoices booked and their total in the company's
+        currency.
         """
         self.ensure_one()
         self.env.flush_all()
@@ -490,17 +834,17 @@ class CollectionRun(models.Model):
         query += " ORDER BY aml.id"
         self.env.cr.execute(query, params)
         found_ids = [line_id for (line_id,) in self.env.cr.fetchall()]
-        paused = self._get_paused_line_ids()
+        paused = self._get_paused_line_ids(partners)
         line_ids = [line_id for line_id in found_ids if line_id not in paused]
         line_ids += self._get_paid_late_line_ids(partners)
         if not line_ids:
-            return
+            return 0, 0.0
         lines = self.env["account.move.line"].sudo().browse(line_ids)
         invoices = (
             self.env["collection.penalty"]
             .sudo()
             .with_context(tz=self.company_id.partner_id.tz)
-            ._charge_for_run(self, lines, self._get_disputed_amounts())
+            ._charge_for_run(self, lines, self._get_disputed_amounts(partners))
         )
         company = self.company_id
         amount = sum(
@@ -509,12 +853,7 @@ class CollectionRun(models.Model):
             )
             for invoice in invoices
         )
-        self.write(
-            {
-                "penalty_move_count": self.penalty_move_count + len(invoices),
-                "penalty_amount": self.penalty_amount + amount,
-            }
-        )
+        return len(invoices), amount
 
     def _get_paid_late_line_ids(self, partners):
         """Return the items paid in full after their due date that owe interest
@@ -525,55 +864,7 @@ class CollectionRun(models.Model):
         last interest charge, by their final payment or by a payment dated
         before the charge but entered after it.
         """
-        query = """
-            SELECT aml.id
-              FROM account_move_line aml
-              JOIN account_move move ON move.id = aml.move_id
-              JOIN account_account account ON account.id = aml.account_id
-              JOIN res_partner partner ON partner.id = aml.partner_id
-              JOIN collection_stage stage ON stage.id = aml.collection_stage_id
-              JOIN LATERAL (
-                    SELECT MAX(partial.max_date) AS paid_on,
-                           MAX(partial.id) AS last_partial_id
-                      FROM account_partial_reconcile partial
-                     WHERE partial.debit_move_id = aml.id
-                   ) payment ON TRUE
-              LEFT JOIN LATERAL (
-                    SELECT COALESCE(MAX(penalty.last_partial_id), 0)
-                           AS last_partial_id
-                      FROM collection_penalty penalty
-                     WHERE penalty.move_line_id = aml.id
-                       AND penalty.kind = 'interest'
-                    HAVING COUNT(*) > 0
-                   ) charged ON TRUE
-             WHERE aml.company_id = %(company_id)s
-               AND aml.parent_state = 'posted'
-               AND account.account_type = 'asset_receivable'
-               AND move.move_type IN %(move_types)s
-               AND move.collection_is_penalty IS NOT TRUE
-               AND aml.reconciled IS TRUE
-               AND (stage.charge_interest IS TRUE
-                    OR charged.last_partial_id IS NOT NULL
-                    OR EXISTS (
-                           SELECT 1
-                             FROM collection_history history
-                             JOIN collection_stage passed
-                               ON passed.id = history.stage_id
-                            WHERE history.move_line_id = aml.id
-                              AND passed.charge_interest IS TRUE
-                       ))
-               AND payment.paid_on > aml.date_maturity
-               AND (charged.last_partial_id IS NULL
-                    OR payment.last_partial_id > charged.last_partial_id)
-               AND payment.paid_on <= %(run_date)s
-               AND EXISTS (
-                       SELECT 1
-                         FROM collection_history history
-                        WHERE history.move_line_id = aml.id
-                          AND history.stage_id = aml.collection_stage_id
-                          AND history.state IN ('done', 'not_reached')
-                   )
-        """
+        query = "SELECT aml.id" + PAID_LATE_ITEMS_FROM_WHERE
         params = {
             "company_id": self.company_id.id,
             "move_types": CHASED_MOVE_TYPES,
@@ -586,53 +877,66 @@ class CollectionRun(models.Model):
         self.env.cr.execute(query, params)
         return [line_id for (line_id,) in self.env.cr.fetchall()]
 
-    def _get_paused_line_ids(self):
+    def _get_paused_line_ids(self, partners=None):
         """Return {item id: reason} for the items the run must not escalate.
 
         Items covered by an open promise to pay or by an active payment plan
         of the run's company are paused, and so are items whose pouch
         instruments pending maturity or whose open disputes
         cover their whole residual. Items with a legal claim filed are out of
-        the automatic collection for good.
+        the automatic collection for good. Limited to the items of
+        ``partners``, or else of the batch being done.
         """
         self.ensure_one()
         self.env.flush_all()
         self.env.cr.execute(
-            """
-            SELECT aml.id, 'legal_claim'
-              FROM account_move_line aml
-             WHERE aml.collection_claim_reference IS NOT NULL
-               AND aml.company_id = %(company_id)s
-               AND aml.reconciled IS NOT TRUE
-             UNION ALL
-            SELECT rel.move_line_id, 'promise'
-              FROM collection_promise_move_line_rel rel
-              JOIN collection_promise promise ON promise.id = rel.promise_id
-             WHERE promise.state = 'open' AND promise.company_id = %(company_id)s
-             UNION ALL
-            SELECT rel.move_line_id, 'plan'
-              FROM collection_plan_move_line_rel rel
-              JOIN collection_plan plan ON plan.id = rel.plan_id
-             WHERE plan.state = 'active' AND plan.company_id = %(company_id)s
-             UNION ALL
-            SELECT allocation.move_line_id, 'pouch'
-              FROM collection_pouch_allocation allocation
-              JOIN collection_pouch_item item ON item.id = allocation.item_id
-              JOIN account_move_line aml ON aml.id = allocation.move_line_id
-             WHERE item.state = 'posted' AND item.date_applied IS NULL
-               AND item.company_id = %(company_id)s
-          GROUP BY allocation.move_line_id, aml.amount_residual_currency
-            HAVING SUM(allocation.amount) >= aml.amount_residual_currency
-             UNION ALL
-            SELECT line.move_line_id, 'dispute'
-              FROM collection_dispute_line line
-              JOIN collection_dispute dispute ON dispute.id = line.dispute_id
-              JOIN account_move_line aml ON aml.id = line.move_line_id
-             WHERE dispute.state = 'open' AND dispute.company_id = %(company_id)s
-          GROUP BY line.move_line_id, aml.amount_residual_currency
-            HAVING SUM(line.amount_disputed) >= aml.amount_residual_currency
-            """,
-            {"company_id": self.company_id.id},
+            SQL(
+                """
+                SELECT aml.id, 'legal_claim'
+                  FROM account_move_line aml
+                 WHERE aml.collection_claim_reference IS NOT NULL
+                   AND aml.company_id = %(company_id)s
+                   AND aml.reconciled IS NOT TRUE
+                   %(partner_filter)s
+                 UNION ALL
+                SELECT rel.move_line_id, 'promise'
+                  FROM collection_promise_move_line_rel rel
+                  JOIN collection_promise promise ON promise.id = rel.promise_id
+                  JOIN account_move_line aml ON aml.id = rel.move_line_id
+                 WHERE promise.state = 'open'
+                   AND promise.company_id = %(company_id)s
+                   %(partner_filter)s
+                 UNION ALL
+                SELECT rel.move_line_id, 'plan'
+                  FROM collection_plan_move_line_rel rel
+                  JOIN collection_plan plan ON plan.id = rel.plan_id
+                  JOIN account_move_line aml ON aml.id = rel.move_line_id
+                 WHERE plan.state = 'active' AND plan.company_id = %(company_id)s
+                   %(partner_filter)s
+                 UNION ALL
+                SELECT allocation.move_line_id, 'pouch'
+                  FROM collection_pouch_allocation allocation
+                  JOIN collection_pouch_item item ON item.id = allocation.item_id
+                  JOIN account_move_line aml ON aml.id = allocation.move_line_id
+                 WHERE item.state = 'posted' AND item.date_applied IS NULL
+                   AND item.company_id = %(company_id)s
+                   %(partner_filter)s
+              GROUP BY allocation.move_line_id, aml.amount_residual_currency
+                HAVING SUM(allocation.amount) >= aml.amount_residual_currency
+                 UNION ALL
+                SELECT line.move_line_id, 'dispute'
+                  FROM collection_dispute_line line
+                  JOIN collection_dispute dispute ON dispute.id = line.dispute_id
+                  JOIN account_move_line aml ON aml.id = line.move_line_id
+                 WHERE dispute.state = 'open'
+                   AND dispute.company_id = %(company_id)s
+                   %(partner_filter)s
+              GROUP BY line.move_line_id, aml.amount_residual_currency
+                HAVING SUM(line.amount_disputed) >= aml.amount_residual_currency
+                """,
+                company_id=self.company_id.id,
+                partner_filter=self._get_item_partner_filter(partners),
+            )
         )
         # In the skip counts a legal claim outranks a plan, which outranks an
         # instrument pending maturity, then a promise, then a dispute.
@@ -644,8 +948,9 @@ class CollectionRun(models.Model):
                 paused[line_id] = reason
         return paused
 
-    def _get_disputed_amounts(self):
-        """Return {item id: amount under open disputes} for the run's company.
+    def _get_disputed_amounts(self, partners=None):
+        """Return {item id: amount under open disputes} for the run's company,
+        limited to the items of ``partners``, or else of the batch being done.
 
         A payment made during a dispute may leave less owed than is disputed:
         the amount is then capped at what is still owed.
@@ -653,28 +958,139 @@ class CollectionRun(models.Model):
         self.ensure_one()
         self.env.flush_all()
         self.env.cr.execute(
-            """
-            SELECT line.move_line_id,
-                   LEAST(
-                       SUM(line.amount_disputed),
-                       GREATEST(aml.amount_residual_currency, 0)
-                   )
-              FROM collection_dispute_line line
-              JOIN collection_dispute dispute ON dispute.id = line.dispute_id
-              JOIN account_move_line aml ON aml.id = line.move_line_id
-             WHERE dispute.state = 'open' AND dispute.company_id = %s
-          GROUP BY line.move_line_id, aml.amount_residual_currency
-            """,
-            [self.company_id.id],
+            SQL(
+                """
+                SELECT line.move_line_id,
+                       LEAST(
+                           SUM(line.amount_disputed),
+                           GREATEST(aml.amount_residual_currency, 0)
+                       )
+                  FROM collection_dispute_line line
+                  JOIN collection_dispute dispute ON dispute.id = line.dispute_id
+                  JOIN account_move_line aml ON aml.id = line.move_line_id
+                 WHERE dispute.state = 'open' AND dispute.company_id = %s
+                   %s
+              GROUP BY line.move_line_id, aml.amount_residual_currency
+                """,
+                self.company_id.id,
+                self._get_item_partner_filter(partners),
+            )
         )
         return dict(self.env.cr.fetchall())
+
+    def _get_item_partner_filter(self, partners):
+        """Return the SQL condition that keeps the items ``aml`` of
+        ``partners``, or else of the batch being done, or nothing."""
+        partners = self._get_batch_partners(partners)
+        if not partners:
+            return SQL()
+        return SQL(
+            """
+            AND aml.partner_id IN (
+                    SELECT customer.id
+                      FROM res_partner customer
+                     WHERE customer.commercial_partner_id IN %s
+                )
+            """,
+            tuple(partners.ids),
+        )
+
+    # ------------------------------------------------------------------
+    # Batches of customers
+    # ------------------------------------------------------------------
+
+    def _plan_batches(self, partners):
+        """Split the customers the run has work for into batches of
+        RUN_BATCH_SIZE, and mark the run planned.
+
+        A customer has work when it has open items the run chases, stage
+        changes waiting to be acted on, items paid late that may owe interest,
+        or a credit hold that may be lifted. They are selected in one query.
+        """
+        self.ensure_one()
+        self.env.flush_all()
+        company = self.company_id
+        held = (
+            self.env["res.partner"]
+            .with_company(company)
+            ._search([("collection_credit_hold", "=", True)])
+        )
+        partner_filter = SQL()
+        if partners:
+            partner_filter = SQL("WHERE customer_id IN %s", tuple(partners.ids))
+        query = SQL(
+            """
+            SELECT customer_id FROM (
+                SELECT partner.commercial_partner_id AS customer_id %(open_items)s
+                 UNION
+                SELECT history.partner_id
+                  FROM collection_history history
+                 WHERE history.company_id = %(company_id)s
+                   AND history.state = 'pending'
+                 UNION
+                SELECT partner.commercial_partner_id %(paid_late_items)s
+                 UNION
+                SELECT held.commercial_partner_id
+                  FROM res_partner held
+                 WHERE held.id IN %(held)s
+            ) customer
+            %(partner_filter)s
+            ORDER BY customer_id
+            """,
+            open_items=SQL(
+                OPEN_ITEMS_FROM_WHERE,
+                company_id=company.id,
+                move_types=CHASED_MOVE_TYPES,
+                horizon=self._get_horizon(),
+            ),
+            company_id=company.id,
+            paid_late_items=SQL(
+                PAID_LATE_ITEMS_FROM_WHERE,
+                company_id=company.id,
+                move_types=CHASED_MOVE_TYPES,
+                run_date=self.run_date,
+            ),
+            held=held.subselect(),
+            partner_filter=partner_filter,
+        )
+        self.env.cr.execute(query)
+        customer_ids = [customer_id for (customer_id,) in self.env.cr.fetchall()]
+        batch_values = []
+        for start in range(0, len(customer_ids), RUN_BATCH_SIZE):
+            batch_ids = customer_ids[start : start + RUN_BATCH_SIZE]
+            batch_values.append(
+                {
+                    "run_id": self.id,
+                    "sequence": len(batch_values) + 1,
+                    "partner_ids": [fields.Command.set(batch_ids)],
+                    "partner_count": len(batch_ids),
+                }
+            )
+        self.env["collection.run.batch"].create(batch_values)
+        self.date_planned = fields.Datetime.now()
+
+    def _get_batch_partners(self, partners=None):
+        """Return ``partners``, or else the customers of the batch being done,
+        or else None for the whole company.
+
+        The notice and interest code calls the run's helpers without
+        customers, so the batch reaches them through the context.
+        """
+        if partners:
+            return partners
+        batch_partner_ids = self.env.context.get("collection_batch_partner_ids")
+        if batch_partner_ids:
+            return self.env["res.partner"].browse(batch_partner_ids)
+        return None
 
     # ------------------------------------------------------------------
     # Deciding stages
     # ------------------------------------------------------------------
 
-    def _decide_stages(self, partners, commit=False):
-        """Move every open item of the company to the stage its delay calls for.
+    def _decide_stages(self, partners):
+        """Move every open item of ``partners`` (all customers when empty) to
+        the stage its delay calls for, and return the item counters and the
+        skip counts by reason.
 
         Stage changes are recorded as history rows, pending until the act phase
         sends the messages. Items are selected in one query and decided in
@@ -684,18 +1100,32 @@ class CollectionRun(models.Model):
         self.env.flush_all()
         rows = self._fetch_open_items(partners)
         policies = self._get_partner_policies({row["partner_id"] for row in rows})
-        paused = self._get_paused_line_ids()
+        paused = self._get_paused_line_ids(partners)
         counters = Counter()
         skipped = Counter()
 
         for start in range(0, len(rows), DECIDE_BATCH_SIZE):
             batch = rows[start : start + DECIDE_BATCH_SIZE]
             self._decide_batch(batch, policies, paused, counters, skipped)
-            self._write_counts(counters, skipped)
-            if commit:
-                self._commit_batch()
 
         self._clear_credit_holds(partners)
+        return counters, skipped
+
+    def _get_horizon(self):
+        """Return the last due date of the items the run chases: items due
+        later are too far ahead for even the earliest courtesy reminder."""
+        min_offset = min(
+            self.env["collection.stage"]
+            .search(
+                [
+                    ("company_id", "in", (self.company_id.id, False)),
+                    ("policy_id.active", "=", True),
+                ]
+            )
+            .mapped("offset_days"),
+            default=0,
+        )
+        return self.run_date + timedelta(days=max(0, -min_offset))
 
     def _fetch_open_items(self, partners):
         """Return the open receivable items of customer invoices of the company.
@@ -703,40 +1133,19 @@ class CollectionRun(models.Model):
         Items due too far ahead for even the earliest courtesy reminder are
         left out. Each row also contains the item's amount under open disputes.
         """
-        company = self.company_id
-        min_offset = min(
-            self.env["collection.stage"]
-            .search(
-                [
-                    ("company_id", "in", (company.id, False)),
-                    ("policy_id.active", "=", True),
-                ]
-            )
-            .mapped("offset_days"),
-            default=0,
-        )
-        horizon = self.run_date + timedelta(days=max(0, -min_offset))
-        query = """
+        query = (
+            """
             SELECT aml.id, aml.move_id, aml.date_maturity, aml.currency_id,
                    aml.amount_residual_currency, aml.collection_stage_id,
                    aml.collection_days_paused,
                    partner.commercial_partner_id AS partner_id
-              FROM account_move_line aml
-              JOIN account_move move ON move.id = aml.move_id
-              JOIN account_account account ON account.id = aml.account_id
-              JOIN res_partner partner ON partner.id = aml.partner_id
-             WHERE aml.company_id = %(company_id)s
-               AND aml.parent_state = 'posted'
-               AND account.account_type = 'asset_receivable'
-               AND move.move_type IN %(move_types)s
-               AND aml.reconciled IS NOT TRUE
-               AND aml.amount_residual_currency > 0
-               AND aml.date_maturity <= %(horizon)s
-        """
+            """
+            + OPEN_ITEMS_FROM_WHERE
+        )
         params = {
-            "company_id": company.id,
+            "company_id": self.company_id.id,
             "move_types": CHASED_MOVE_TYPES,
-            "horizon": horizon,
+            "horizon": self._get_horizon(),
         }
         if partners:
             query += " AND partner.commercial_partner_id IN %(partner_ids)s"
@@ -744,7 +1153,7 @@ class CollectionRun(models.Model):
         query += " ORDER BY aml.id"
         self.env.cr.execute(query, params)
         rows = self.env.cr.dictfetchall()
-        disputed = self._get_disputed_amounts()
+        disputed = self._get_disputed_amounts(partners)
         for row in rows:
             row["amount_disputed"] = disputed.get(row["id"], 0.0)
         return rows
@@ -929,23 +1338,17 @@ class CollectionRun(models.Model):
         )
         if not held:
             return
+        # Overdue means due before the run date, so the horizon is the day before.
         self.env.cr.execute(
-            """
-            SELECT DISTINCT partner.commercial_partner_id
-              FROM account_move_line aml
-              JOIN account_move move ON move.id = aml.move_id
-              JOIN account_account account ON account.id = aml.account_id
-              JOIN res_partner partner ON partner.id = aml.partner_id
-             WHERE partner.commercial_partner_id IN %s
-               AND aml.company_id = %s
-               AND aml.parent_state = 'posted'
-               AND account.account_type = 'asset_receivable'
-               AND move.move_type IN %s
-               AND aml.reconciled IS NOT TRUE
-               AND aml.amount_residual_currency > 0
-               AND aml.date_maturity < %s
-            """,
-            [tuple(held.ids), self.company_id.id, CHASED_MOVE_TYPES, self.run_date],
+            "SELECT DISTINCT partner.commercial_partner_id"
+            + OPEN_ITEMS_FROM_WHERE
+            + " AND partner.commercial_partner_id IN %(partner_ids)s",
+            {
+                "company_id": self.company_id.id,
+                "move_types": CHASED_MOVE_TYPES,
+                "horizon": self.run_date - timedelta(days=1),
+                "partner_ids": tuple(held.ids),
+            },
         )
         still_overdue = {partner_id for (partner_id,) in self.env.cr.fetchall()}
         held.filtered(lambda partner: partner.id not in still_overdue).write(
@@ -956,13 +1359,13 @@ class CollectionRun(models.Model):
     # Acting on stage changes
     # ------------------------------------------------------------------
 
-    def _act_on_pending(self, partners, commit=False, max_batches=None):
-        """Send one notice per customer for the pending stage changes.
+    def _act_on_pending(self, partners):
+        """Send one notice per customer for the pending stage changes of
+        ``partners`` (all customers when empty), and return the notice counts.
 
         Pending rows left by an interrupted run are picked up too. A row turns
         done in the same transaction as its notice, so a customer is never
-        sent the same stage twice. ``max_batches`` stops early, as a timeout
-        would.
+        sent the same stage twice.
         """
         self.ensure_one()
         history_model = self.env["collection.history"].sudo()
@@ -971,7 +1374,7 @@ class CollectionRun(models.Model):
             domain.append(("partner_id", "in", partners.ids))
         # Changes decided before a promise, plan or whole-amount dispute paused
         # the item wait for it to end, and go out if the pause ends unpaid.
-        paused_ids = list(self._get_paused_line_ids())
+        paused_ids = list(self._get_paused_line_ids(partners))
         if paused_ids:
             domain.append(("move_line_id", "not in", paused_ids))
         partner_ids = [
@@ -980,38 +1383,27 @@ class CollectionRun(models.Model):
                 domain, ["partner_id"], order="partner_id"
             )
         ]
-        done_count = 0
-        batch_starts = range(0, len(partner_ids), ACT_BATCH_SIZE)
-        for batch_number, start in enumerate(batch_starts):
-            if max_batches is not None and batch_number >= max_batches:
-                break
+        counts = Counter()
+        for start in range(0, len(partner_ids), ACT_BATCH_SIZE):
             batch_ids = partner_ids[start : start + ACT_BATCH_SIZE]
             histories = history_model.search([*domain, ("partner_id", "in", batch_ids)])
             notices = (
                 self.env["collection.notice"].sudo()._create_for_run(self, histories)
             )
-            self._add_notice_counts(notices)
-            done_count += len(batch_ids)
-            self.env["ir.cron"]._notify_progress(
-                done=done_count, remaining=len(partner_ids) - done_count
-            )
-            if commit:
-                self._commit_batch()
+            counts.update(self._count_notices(notices))
+        return counts
 
-    def _add_notice_counts(self, notices):
-        self.write(
-            {
-                "notice_count": self.notice_count + len(notices),
-                "message_count": self.message_count
-                + len(notices.filtered(lambda notice: notice.email_state == "sent")),
-                "letter_count": self.letter_count
-                + len(
-                    notices.filtered(lambda notice: notice.letter_state == "to_print")
-                ),
-                "activity_count": self.activity_count + len(notices.activity_ids),
-                "not_reached_count": self.not_reached_count
-                + len(
-                    notices.filtered(lambda notice: notice.email_state == "not_reached")
-                ),
-            }
-        )
+    def _count_notices(self, notices):
+        return {
+            "notices": len(notices),
+            "messages": len(
+                notices.filtered(lambda notice: notice.email_state == "sent")
+            ),
+            "letters": len(
+                notices.filtered(lambda notice: notice.letter_state == "to_print")
+            ),
+            "activities": len(notices.activity_ids),
+            "not_reached": len(
+                notices.filtered(lambda notice: notice.email_state == "not_reached")
+            ),
+        }

@@ -28,3 +28,5 @@ from . import test_analysis
 from . import test_analysis_sample
 from . import test_run_queries
 from . import test_manifest
+from . import test_run_batches
+from . import test_run_queue

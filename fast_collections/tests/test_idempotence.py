@@ -1,3 +1,4 @@
+from datetime import date
 from unittest.mock import patch
 
 from odoo.exceptions import UserError
@@ -23,29 +24,55 @@ class TestIdempotentRun(CollectionCommon):
         for customer in cls.customers:
             cls.create_invoice(100, "2025-03-01", partner=customer)
 
-    def _start_run(self, run_date):
-        return (
-            self.env["collection.run"]
-            .sudo()
-            .create({"company_id": self.company.id, "run_date": run_date})
-        )
-
     def test_interrupted_run_resumes_without_resending(self):
-        """30 customers in batches of 10, and the first run stops after one batch.
-        The next run notifies the other 20, and no customer gets two emails."""
-        with patch.object(collection_run, "ACT_BATCH_SIZE", 10):
-            interrupted = self._start_run("2025-03-20")
-            interrupted._decide_stages(None)
-            interrupted._act_on_pending(None, max_batches=1)
-            self.assertEqual(interrupted.notice_count, 10)
+        """30 customers in batches of 10, and the first attempt stops after one
+        batch, as a killed process would. Running the same date again resumes
+        the run as a second attempt, which notifies the other 20, and no
+        customer gets two emails."""
+        with patch.object(collection_run, "RUN_BATCH_SIZE", 10):
+            run, attempt = (
+                self.env["collection.run"]
+                .sudo()
+                ._start_attempt(self.company, date(2025, 3, 20), None, "direct")
+            )
+            run._prepare_batches_or_fail(None, attempt, commit=False)
+            batches = run.batch_ids.sorted("sequence")
+            self.assertEqual(batches.mapped("partner_count"), [10, 10, 10])
+            run._process_batch(batches[0], attempt)
+            self.assertEqual(run.notice_count, 10)
 
             resumed = self.run_collection("2025-03-20")
 
-        self.assertEqual(interrupted.state, "interrupted")
-        self.assertEqual(resumed.changed_count, 0)
-        self.assertEqual(resumed.notice_count, 20)
+        self.assertEqual(resumed.id, run.id)
+        self.assertEqual(run.state, "done")
+        self.assertEqual(run.attempt_ids.mapped("state"), ["interrupted", "done"])
+        self.assertEqual([batch.attempt_id.number for batch in batches], [1, 2, 2])
+        self.assertEqual(run.changed_count, 30)
+        self.assertEqual(run.notice_count, 30)
+        self.assertEqual(run.message_count, 30)
         for customer in self.customers:
             self.assertEqual(len(self.outgoing_mails_to(customer)), 1, customer.name)
+            self.assertEqual(len(self.notices_of(customer)), 1, customer.name)
+
+    def test_other_date_marks_run_interrupted(self):
+        """A run left running on one date is marked interrupted by the run of
+        the next date, which notifies the customers left over."""
+        with patch.object(collection_run, "RUN_BATCH_SIZE", 10):
+            run, attempt = (
+                self.env["collection.run"]
+                .sudo()
+                ._start_attempt(self.company, date(2025, 3, 20), None, "direct")
+            )
+            run._prepare_batches_or_fail(None, attempt, commit=False)
+            run._process_batch(run.batch_ids.sorted("sequence")[0], attempt)
+
+            next_run = self.run_collection("2025-03-21")
+
+        self.assertNotEqual(next_run.id, run.id)
+        self.assertEqual(run.state, "interrupted")
+        self.assertEqual(attempt.state, "interrupted")
+        self.assertEqual(next_run.notice_count, 20)
+        for customer in self.customers:
             self.assertEqual(len(self.notices_of(customer)), 1, customer.name)
 
     def test_repeated_runs_same_day(self):

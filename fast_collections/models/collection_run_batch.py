@@ -1,0 +1,173 @@
+import logging
+
+from odoo import _, fields, models
+
+_logger = logging.getLogger(__name__)
+
+# Channel of the queue jobs of the run's batches, when the queue_job addon is
+# installed. The queue_job 18.0 job runner runs the jobs of a channel missing
+# from its configuration in the nearest configured parent, here root.
+QUEUE_CHANNEL = "root.collection"
+
+
+class CollectionRunAttempt(models.Model):
+    """One start of a collection run: the first start or a resumption."""
+
+    _name = "collection.run.attempt"
+    _description = "Collection Run Attempt"
+    _order = "run_id, number"
+
+    run_id = fields.Many2one(
+        comodel_name="collection.run",
+        required=True,
+        ondelete="cascade",
+        index=True,
+        readonly=True,
+    )
+    number = fields.Integer(required=True, readonly=True)
+    mode = fields.Selection(
+        selection=[("direct", "Scheduled Action"), ("queue", "Job Queue")],
+        string="Batches Run By",
+        required=True,
+        default="direct",
+        readonly=True,
+        help="Scheduled Action: the process that started the attempt runs the "
+        "batches one after the other. Job Queue: each batch is a queue job that "
+        "any job worker can take.",
+    )
+    date_start = fields.Datetime(string="Started", readonly=True)
+    date_end = fields.Datetime(string="Ended", readonly=True)
+    state = fields.Selection(
+        selection=[
+            ("running", "Running"),
+            ("done", "Done"),
+            ("failed", "Failed"),
+            ("interrupted", "Interrupted"),
+        ],
+        required=True,
+        default="running",
+        readonly=True,
+    )
+    error_message = fields.Text(readonly=True)
+    batch_ids = fields.One2many(
+        comodel_name="collection.run.batch",
+        inverse_name="attempt_id",
+        string="Batches Done",
+    )
+    batch_done_count = fields.Integer(
+        string="Batches Done", compute="_compute_batch_done_count"
+    )
+
+    def _compute_display_name(self):
+        for attempt in self:
+            attempt.display_name = _("Attempt %(number)s", number=attempt.number)
+
+    def _compute_batch_done_count(self):
+        for attempt in self:
+            attempt.batch_done_count = len(
+                attempt.batch_ids.filtered(lambda batch: batch.state == "done")
+            )
+
+
+class CollectionRunBatch(models.Model):
+    """Customers of a collection run that are worked on in one transaction."""
+
+    _name = "collection.run.batch"
+    _description = "Collection Run Batch"
+    _order = "run_id, sequence"
+
+    run_id = fields.Many2one(
+        comodel_name="collection.run",
+        required=True,
+        ondelete="cascade",
+        index=True,
+        readonly=True,
+    )
+    sequence = fields.Integer(required=True, readonly=True)
+    partner_ids = fields.Many2many(
+        comodel_name="res.partner",
+        relation="collection_run_batch_partner_rel",
+        column1="batch_id",
+        column2="partner_id",
+        string="Customers",
+        readonly=True,
+    )
+    partner_count = fields.Integer(string="Customers", readonly=True)
+    state = fields.Selection(
+        selection=[("pending", "Pending"), ("done", "Done"), ("failed", "Failed")],
+        required=True,
+        default="pending",
+        readonly=True,
+    )
+    attempt_id = fields.Many2one(
+        comodel_name="collection.run.attempt",
+        readonly=True,
+        help="Attempt that did the batch, or in which it failed last.",
+    )
+    date_done = fields.Datetime(string="Done On", readonly=True)
+    error_message = fields.Text(readonly=True)
+    item_count = fields.Integer(string="Items Evaluated", readonly=True)
+    changed_count = fields.Integer(string="Items Changed Stage", readonly=True)
+    skipped_count = fields.Integer(string="Items Skipped", readonly=True)
+    skip_counts = fields.Json(
+        readonly=True, help="Number of items skipped, by reason code."
+    )
+    notice_count = fields.Integer(string="Notices Created", readonly=True)
+    message_count = fields.Integer(string="Emails Queued", readonly=True)
+    letter_count = fields.Integer(string="Letters To Print", readonly=True)
+    activity_count = fields.Integer(string="Activities Created", readonly=True)
+    not_reached_count = fields.Integer(string="Customers Not Reached", readonly=True)
+    legal_case_count = fields.Integer(string="Legal Cases Opened", readonly=True)
+    penalty_move_count = fields.Integer(
+        string="Interest and Fee Invoices", readonly=True
+    )
+    penalty_amount = fields.Monetary(
+        string="Interest and Fees Charged",
+        currency_field="company_currency_id",
+        readonly=True,
+    )
+    company_currency_id = fields.Many2one(related="run_id.company_id.currency_id")
+
+    def _get_job_identity_key(self):
+        """Return the queue job identity key of the batch, so that a batch has
+        at most one job waiting to run."""
+        self.ensure_one()
+        return f"collection.run.batch:{self.id}"
+
+    def _enqueue(self):
+        """Create a queue job per batch not done yet. Needs queue_job."""
+        for batch in self.filtered(lambda batch: batch.state != "done"):
+            batch.with_delay(
+                identity_key=batch._get_job_identity_key(),
+                description=_(
+                    "Collection run %(run)s, batch %(sequence)s",
+                    run=batch.run_id.name,
+                    sequence=batch.sequence,
+                ),
+                channel=QUEUE_CHANNEL,
+            )._run_as_job()
+
+    def _run_as_job(self):
+        """Do the batch as a queue job, then close the run if no batch is left.
+
+        The batch row is locked first, so that two jobs of one batch, such as
+        one of an interrupted attempt and one of its resumption, never both
+        do it: the second waits, then finds it done.
+        """
+        self.ensure_one()
+        self.env.cr.execute(
+            "SELECT state FROM collection_run_batch WHERE id = %s FOR UPDATE",
+            [self.id],
+        )
+        self.invalidate_recordset(["state"])
+        if self.state == "done":
+            _logger.info(
+                "Batch %s of collection run %s is already done",
+                self.sequence,
+                self.run_id.id,
+            )
+            return
+        run = self.run_id.sudo().with_company(self.run_id.company_id)
+        attempt = run.attempt_ids.sorted("number")[-1:]
+        run._process_batch(self, attempt, sum_counts=False)
+        run._close_if_last_batch(attempt)

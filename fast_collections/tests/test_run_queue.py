@@ -1,0 +1,147 @@
+"""Tests of the run's batches as queue jobs. They need the queue_job addon
+installed in the test database, and are skipped without it: scripts/test runs
+them in a second database when queue_job is available."""
+
+import unittest
+from unittest.mock import patch
+
+from freezegun import freeze_time
+
+from odoo.tests import tagged
+
+from ..models import collection_run, collection_run_batch
+from .test_run_batches import RUN_DATE, RunBatchesCommon
+
+try:
+    from odoo.addons.queue_job.tests.common import trap_jobs
+except ImportError:
+    trap_jobs = None
+
+
+@tagged("post_install", "-at_install", "fast_collections_queue")
+class TestRunQueue(RunBatchesCommon):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        if trap_jobs is None or "queue.job" not in cls.env:
+            raise unittest.SkipTest("the queue_job addon is not installed")
+
+    def start_queued_run(self):
+        with patch.object(collection_run, "RUN_BATCH_SIZE", 3), freeze_time(RUN_DATE):
+            return self.env["collection.run"]._enqueue_collections(
+                run_date=RUN_DATE, companies=self.company
+            )
+
+    def test_scheduled_action_enqueues_batches(self):
+        """With queue_job installed, the scheduled action creates a job per
+        batch, each with its batch's identity key and the run's channel."""
+        with trap_jobs() as trap:
+            with (
+                patch.object(collection_run, "RUN_BATCH_SIZE", 3),
+                freeze_time(RUN_DATE),
+            ):
+                self.env["collection.run"]._cron_run_collections()
+            run = self.env["collection.run"].search(
+                [("company_id", "=", self.company.id)]
+            )
+            batches = run.batch_ids.sorted("sequence")
+
+            trap.assert_jobs_count(3)
+            for batch in batches:
+                trap.assert_enqueued_job(
+                    batch._run_as_job,
+                    properties={
+                        "identity_key": f"collection.run.batch:{batch.id}",
+                        "channel": collection_run_batch.QUEUE_CHANNEL,
+                    },
+                )
+        self.assertEqual(run.state, "running")
+        self.assertEqual(run.attempt_ids.mode, "queue")
+        self.assertEqual(batches.mapped("state"), ["pending"] * 3)
+        self.assertFalse(self.notices_of(self.customers[0]))
+
+    def test_batch_enqueued_twice_one_job(self):
+        """Enqueuing the batches again while their jobs wait adds no job."""
+        with trap_jobs() as trap:
+            run = self.start_queued_run()
+            run.batch_ids._enqueue()
+
+            self.assertEqual(len(trap.calls), 6)
+            trap.assert_jobs_count(3)
+
+    def test_stored_job_per_batch(self):
+        """Outside the trap, queue_job stores one job per batch identity key,
+        however often the batches are enqueued."""
+        run = self.start_queued_run()
+        run.batch_ids._enqueue()
+
+        for batch in run.batch_ids:
+            jobs = (
+                self.env["queue.job"]
+                .sudo()
+                .search([("identity_key", "=", batch._get_job_identity_key())])
+            )
+            self.assertEqual(len(jobs), 1, batch.sequence)
+            self.assertEqual(jobs.state, "pending")
+
+    def test_last_job_closes_run(self):
+        """The jobs do their batches one by one, the last one closes the run,
+        and the results are those of the run without queue."""
+        with trap_jobs() as trap:
+            run = self.start_queued_run()
+            first_job, *other_jobs = trap.enqueued_jobs
+            with freeze_time(RUN_DATE):
+                first_job.perform()
+            self.assertEqual(run.state, "running")
+            self.assertEqual(run.batch_ids.sorted("sequence")[0].state, "done")
+            with freeze_time(RUN_DATE):
+                for job in other_jobs:
+                    job.perform()
+
+        self.assertEqual(run.state, "done")
+        self.assertEqual(run.attempt_ids.mapped("state"), ["done"])
+        self.assertEqual(run.batch_ids.mapped("state"), ["done"] * 3)
+        self.assertEqual(run.notice_count, 9)
+        self.assertEqual(run.message_count, 9)
+        self.assertEqual(run.activity_count, 9)
+        self.assertEqual(run.penalty_move_count, 9)
+        for customer in self.customers:
+            self.assertEqual(
+                self.count_actions(customer), self.expected_actions(), customer.name
+            )
+
+    def test_queue_matches_direct_run(self):
+        """The run through queue jobs counts what the run without queue
+        counts on the same data."""
+        savepoint = self.env.cr.savepoint()
+        direct = self.run_in_batches()
+        direct_counts = {
+            name: direct[name] for name in collection_run.BATCH_COUNT_FIELDS
+        }
+        savepoint.close(rollback=True)
+        self.env.invalidate_all()
+
+        with trap_jobs() as trap:
+            queued = self.start_queued_run()
+            with freeze_time(RUN_DATE):
+                trap.perform_enqueued_jobs()
+
+        queued_counts = {
+            name: queued[name] for name in collection_run.BATCH_COUNT_FIELDS
+        }
+        self.assertEqual(queued.state, "done")
+        self.assertEqual(queued_counts, direct_counts)
+
+    def test_job_of_done_batch_does_nothing(self):
+        """A second job of a batch already done, such as one left by an
+        interrupted attempt, does nothing."""
+        with trap_jobs() as trap:
+            run = self.start_queued_run()
+            with freeze_time(RUN_DATE):
+                trap.perform_enqueued_jobs()
+                run.batch_ids[0]._run_as_job()
+
+        for customer in self.customers:
+            self.assertEqual(
+                self.count_actions(customer), self.expected_actions(), customer.name
+            )
