@@ -1,4 +1,5 @@
 import logging
+import time
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 
@@ -463,6 +464,10 @@ class CollectionRun(models.Model):
             if commit:
                 self._process_batch(batch, attempt)
                 self._commit_batch()
+                # The batch's records stay in the cache after the commit:
+                # dropping them keeps the memory of a run flat however many
+                # batches it has.
+                self.env.invalidate_all()
             else:
                 with self.env.cr.savepoint():
                     self._process_batch(batch, attempt)
@@ -505,12 +510,20 @@ class CollectionRun(models.Model):
         self.ensure_one()
         partners = batch.partner_ids
         run = self.with_context(collection_batch_partner_ids=tuple(partners.ids))
-        counters, skipped = run._decide_stages(partners)
-        notice_counts = run._act_on_pending(partners)
-        penalty_move_count, penalty_amount = run._charge_penalties(partners)
-        legal_case_count = run._hand_over_to_legal(partners)
+        timings = {}
+        counters, skipped = run._time_step(
+            timings, "decide", run._decide_stages, partners
+        )
+        notice_counts = run._time_step(timings, "notify", run._act_on_pending, partners)
+        penalty_move_count, penalty_amount = run._time_step(
+            timings, "charge", run._charge_penalties, partners
+        )
+        legal_case_count = run._time_step(
+            timings, "hand_over", run._hand_over_to_legal, partners
+        )
         batch.write(
             {
+                "step_timings": timings,
                 "state": "done",
                 "attempt_id": attempt.id,
                 "date_done": fields.Datetime.now(),
@@ -531,6 +544,20 @@ class CollectionRun(models.Model):
         )
         if sum_counts:
             self._sum_batch_counts()
+
+    def _time_step(self, timings, name, step, *args):
+        """Call ``step`` with ``args``, store its wall seconds and SQL queries
+        in ``timings`` under ``name``, and return its result."""
+        self.env.flush_all()
+        queries_before = self.env.cr.sql_log_count
+        started = time.perf_counter()
+        result = step(*args)
+        self.env.flush_all()
+        timings[name] = {
+            "seconds": round(time.perf_counter() - started, 3),
+            "queries": self.env.cr.sql_log_count - queries_before,
+        }
+        return result
 
     def _sum_batch_counts(self):
         """Set the run's counters to the sums over its batches done."""

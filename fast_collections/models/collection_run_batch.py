@@ -127,6 +127,11 @@ class CollectionRunBatch(models.Model):
         readonly=True,
     )
     company_currency_id = fields.Many2one(related="run_id.company_id.currency_id")
+    step_timings = fields.Json(
+        readonly=True,
+        help="Wall seconds and SQL queries of each step of the batch, by step "
+        "name: decide, notify, charge, hand_over.",
+    )
 
     def _get_job_identity_key(self):
         """Return the queue job identity key of the batch, so that a batch has
