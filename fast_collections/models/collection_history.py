@@ -1,3 +1,6 @@
+import csv
+import io
+
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
@@ -16,6 +19,14 @@ INSERTED_COLUMNS = (
     "currency_id",
     "amount_residual",
 )
+
+
+def _to_copy_text(value):
+    """Return ``value`` as COPY's CSV format reads it: empty for NULL."""
+    if value is None or value is False:
+        return ""
+    return value
+
 
 HISTORY_STATES = [
     ("to_approve", "To Approve"),
@@ -88,32 +99,38 @@ class CollectionHistory(models.Model):
 
     @api.model
     def _insert_decided(self, values_list):
-        """Insert the stage changes a run decided, in one statement per page.
+        """Insert the stage changes a run decided, with one COPY statement.
 
-        The run decides thousands of items at a time, which the ORM would
-        create a row at a time. Each dictionary of ``values_list`` has a value
-        for every column of INSERTED_COLUMNS. A pair of item and stage already
-        recorded is left as it is.
+        The run decides tens of thousands of items at a time, which the ORM
+        would create a row at a time. Each dictionary of ``values_list`` has
+        a value for every column of INSERTED_COLUMNS. The caller leaves out
+        the pairs of item and stage already recorded: the unique key rejects
+        them, and the whole statement with them.
         """
         if not values_list:
             return
         self.env.flush_all()
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        uid = self.env.uid
+        now = fields.Datetime.to_string(fields.Datetime.now())
+        for values in values_list:
+            writer.writerow(
+                [
+                    *(_to_copy_text(values[column]) for column in INSERTED_COLUMNS),
+                    uid,
+                    uid,
+                    now,
+                    now,
+                ]
+            )
+        buffer.seek(0)
         columns = ", ".join(INSERTED_COLUMNS)
-        rows = [
-            (*(values[column] for column in INSERTED_COLUMNS), self.env.uid)
-            for values in values_list
-        ]
-        self.env.cr.execute_values(
-            f"""
-            INSERT INTO collection_history
-                   ({columns}, create_uid, write_uid, create_date, write_date)
-            SELECT {columns}, uid, uid, now() AT TIME ZONE 'UTC',
-                   now() AT TIME ZONE 'UTC'
-              FROM (VALUES %s) AS data({columns}, uid)
-            ON CONFLICT (move_line_id, stage_id) DO NOTHING
-            """,
-            rows,
-            page_size=5000,
+        self.env.cr.copy_expert(
+            f"COPY collection_history ({columns}, create_uid, write_uid, "
+            "create_date, write_date) "
+            "FROM STDIN WITH (FORMAT csv)",
+            buffer,
         )
         self.invalidate_model()
 

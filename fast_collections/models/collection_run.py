@@ -2,13 +2,14 @@ import logging
 import time
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 import pytz
 
 import odoo
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
-from odoo.tools import SQL
+from odoo.tools import SQL, float_compare
 
 from ..rules.staging import CATCHUP_CLIMB, days_from_due, decide_stage
 
@@ -46,6 +47,19 @@ RUN_LOCK_KEY = 58_214_001
 # Receivable items of customer invoices. Exchange-difference entries and
 # miscellaneous entries are of move type "entry" and are never chased.
 CHASED_MOVE_TYPES = ("out_invoice", "out_receipt")
+
+
+class _DecideSettings(NamedTuple):
+    """A policy's settings that deciding an item's stage reads."""
+
+    policy_id: int
+    tolerance: float
+    catchup_rule: str
+    dispute_days_excluded: bool
+    grace_days: int
+    state: str
+    steps: list
+
 
 # Open receivable items of customer invoices of a company, due by a horizon.
 # Parameters: company_id, move_types, horizon.
@@ -1211,10 +1225,31 @@ class CollectionRun(models.Model):
         existing, waiting_line_ids = self._get_existing_history(
             {row["id"] for row in rows}
         )
-        steps_cache = {}
+        settings_by_policy = {
+            policy: _DecideSettings(
+                policy_id=policy.id,
+                tolerance=policy.tolerance_amount,
+                catchup_rule=policy.catchup_rule,
+                dispute_days_excluded=policy.dispute_days_excluded,
+                grace_days=policy.grace_days,
+                state="to_approve" if policy.require_approval else "pending",
+                steps=policy._get_stage_steps(),
+            )
+            for policy in set(policies.values())
+            if policy
+        }
+        rounding_by_currency = {
+            currency.id: currency.rounding
+            for currency in self.env["res.currency"].browse(
+                {row["currency_id"] for row in rows}
+            )
+        }
+        company_id = self.company_id.id
         history_values = []
         lines_by_stage = defaultdict(list)
 
+        # Field values are read once per policy and currency above: this loop
+        # runs for every open item of the batch.
         for row in rows:
             counters["items"] += 1
             policy = policies.get(row["partner_id"])
@@ -1227,37 +1262,42 @@ class CollectionRun(models.Model):
             if row["id"] in paused:
                 skipped[paused[row["id"]]] += 1
                 continue
+            settings = settings_by_policy[policy]
             # TODO: the tolerance applies per item, so many small invoices of one
             # customer are never chased. A per-customer total would need one
             # currency to add the items in.
             # An item disputed in part is chased for its undisputed rest only.
-            currency = self.env["res.currency"].browse(row["currency_id"])
             amount_chased = row["amount_residual_currency"] - row["amount_disputed"]
-            if currency.compare_amounts(amount_chased, policy.tolerance_amount) < 0:
+            below_tolerance = (
+                float_compare(
+                    amount_chased,
+                    settings.tolerance,
+                    precision_rounding=rounding_by_currency[row["currency_id"]],
+                )
+                < 0
+            )
+            if below_tolerance:
                 skipped["below_tolerance"] += 1
                 continue
 
-            if policy.catchup_rule == CATCHUP_CLIMB and row["id"] in waiting_line_ids:
+            if settings.catchup_rule == CATCHUP_CLIMB and row["id"] in waiting_line_ids:
                 # One stage at a time: the item stays until its waiting change
                 # has been acted on, so that no stage's actions are passed over.
                 continue
-            if policy not in steps_cache:
-                steps_cache[policy] = policy._get_stage_steps()
             days = days_from_due(row["date_maturity"], today)
-            if policy.dispute_days_excluded:
+            if settings.dispute_days_excluded:
                 days -= row["collection_days_paused"] or 0
             decision = decide_stage(
-                steps_cache[policy],
+                settings.steps,
                 row["collection_stage_id"],
                 days,
-                policy.grace_days,
-                policy.catchup_rule,
+                settings.grace_days,
+                settings.catchup_rule,
             )
             if not decision:
                 continue
 
-            state = "to_approve" if policy.require_approval else "pending"
-            if state == "to_approve":
+            if settings.state == "to_approve":
                 skipped["to_approve"] += 1
             counters["changed"] += 1
             lines_by_stage[decision.stage_id].append(row)
@@ -1265,8 +1305,8 @@ class CollectionRun(models.Model):
                 "move_line_id": row["id"],
                 "move_id": row["move_id"],
                 "partner_id": row["partner_id"],
-                "company_id": self.company_id.id,
-                "policy_id": policy.id,
+                "company_id": company_id,
+                "policy_id": settings.policy_id,
                 "run_id": self.id,
                 "date": today,
                 "days_overdue": days,
@@ -1280,7 +1320,7 @@ class CollectionRun(models.Model):
                     )
             if (row["id"], decision.stage_id) not in existing:
                 history_values.append(
-                    dict(base_values, stage_id=decision.stage_id, state=state)
+                    dict(base_values, stage_id=decision.stage_id, state=settings.state)
                 )
 
         self.env["collection.history"].sudo()._insert_decided(history_values)
