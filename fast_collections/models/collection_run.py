@@ -130,6 +130,28 @@ PAID_LATE_ITEMS_FROM_WHERE = """
 """
 
 
+def add_batch_counts(first, second):
+    """Return the sum of two sets of batch counts as _process_customers
+    returns them; either may be None."""
+    result = {name: 0 for name in BATCH_COUNT_FIELDS}
+    result.update(step_timings={}, skip_counts={})
+    for counts in (first, second):
+        if not counts:
+            continue
+        for name in BATCH_COUNT_FIELDS:
+            result[name] += counts.get(name) or 0
+        result["skip_counts"] = dict(
+            Counter(result["skip_counts"]) + Counter(counts.get("skip_counts") or {})
+        )
+        for step, timing in (counts.get("step_timings") or {}).items():
+            total = result["step_timings"].setdefault(
+                step, {"seconds": 0.0, "queries": 0}
+            )
+            total["seconds"] = round(total["seconds"] + timing["seconds"], 3)
+            total["queries"] += timing["queries"]
+    return result
+
+
 class CollectionRun(models.Model):
     """Record of one collection run of a company: what was evaluated and done."""
 
@@ -340,23 +362,41 @@ class CollectionRun(models.Model):
             companies = self.env["res.company"].sudo().search([])
         commit = self._can_commit()
         runs = self.browse()
+        first_error = None
         for company in companies:
-            run_model = self.sudo().with_company(company)
-            today = run_date or run_model._get_company_today(company)
-            run_model._lock_company(company)
             try:
-                run, attempt = run_model._start_attempt(company, today, None, "queue")
-                if commit:
-                    self._commit_batch()
-                run._prepare_batches_or_fail(None, attempt, commit)
-                run.batch_ids._enqueue()
-                run._close_if_last_batch(attempt)
-                if commit:
-                    self._commit_batch()
-            finally:
-                run_model._unlock_company(company)
-            runs |= run.with_env(self.env)
+                runs |= self._enqueue_company(company, run_date, commit)
+            except Exception as error:
+                # As in _run_collections: with commits, the other companies
+                # still get their run before the error is raised again.
+                if not commit:
+                    raise
+                self.env.cr.rollback()
+                _logger.exception(
+                    "Collection run of company %s could not be queued", company.id
+                )
+                first_error = first_error or error
+        if first_error:
+            raise first_error
         return runs
+
+    @api.model
+    def _enqueue_company(self, company, run_date, commit):
+        run_model = self.sudo().with_company(company)
+        today = run_date or run_model._get_company_today(company)
+        run_model._lock_company(company)
+        try:
+            run, attempt = run_model._start_attempt(company, today, None, "queue")
+            if commit:
+                self._commit_batch()
+            run._prepare_batches_or_fail(None, attempt, commit)
+            run.batch_ids._enqueue()
+            run._close_if_last_batch(attempt)
+            if commit:
+                self._commit_batch()
+        finally:
+            run_model._unlock_company(company)
+        return run.with_env(self.env)
 
     @api.model
     def _is_job_queue_installed(self):
@@ -469,22 +509,22 @@ class CollectionRun(models.Model):
             raise
 
     def _run_batch_transaction(self, batch, attempt, commit):
-        """Do ``batch`` in its own transaction, and return its error if it failed.
+        """Do ``batch`` in its own transaction, and return its error if some
+        of its customers failed.
 
-        Without commits (tests), a savepoint stands for the transaction, so a
-        failing batch is undone as a crash of a committing run would undo it.
+        A failing customer is left out and the others are done: see
+        _process_batch. An error outside the customers' work rolls the
+        batch back.
         """
         try:
+            error = self._process_batch(batch, attempt)
             if commit:
-                self._process_batch(batch, attempt)
                 self._commit_batch()
                 # The batch's records stay in the cache after the commit:
                 # dropping them keeps the memory of a run flat however many
                 # batches it has.
                 self.env.invalidate_all()
-            else:
-                with self.env.cr.savepoint():
-                    self._process_batch(batch, attempt)
+            return error
         except Exception as error:  # pylint: disable=broad-exception-caught
             if commit:
                 self.env.cr.rollback()
@@ -505,7 +545,6 @@ class CollectionRun(models.Model):
                 self.company_id.id,
             )
             return error
-        return None
 
     def _record_failure(self, attempt, message):
         now = fields.Datetime.now()
@@ -513,16 +552,90 @@ class CollectionRun(models.Model):
         self.write({"state": "failed", "date_end": now, "error_message": message})
 
     def _process_batch(self, batch, attempt, sum_counts=True):
-        """Decide, notify, charge and hand over the customers of ``batch``.
+        """Decide, notify, charge and hand over the customers of ``batch``,
+        and return the first error of the customers that failed, or None.
 
-        Every query of the steps, including those of the notices and the
-        charges, is limited to the batch's customers through the context key
-        ``collection_batch_partner_ids``. ``sum_counts`` updates the run's
-        counters from its batches, which queue jobs leave to the last job so
-        that parallel jobs do not write the same run row.
+        The batch is tried as a whole in a savepoint. If it fails, its
+        customers are tried one at a time, each in a savepoint, so that the
+        bad data of one customer (an account that cannot be booked, say)
+        does not hold back the reminders of the others. The batch is then
+        marked failed, with each failed customer and error in its message,
+        and a later attempt does it again: the customers already done are
+        not notified or charged twice, because their stage changes are done
+        and their charges recorded. Counters add up over the attempts.
+
+        ``sum_counts`` updates the run's counters from its batches, which
+        queue jobs leave to the last job so that parallel jobs do not write
+        the same run row.
         """
         self.ensure_one()
         partners = batch.partner_ids
+        try:
+            with self.env.cr.savepoint():
+                totals = self._process_customers(partners)
+            errors = {}
+        except Exception as error:  # pylint: disable=broad-exception-caught
+            self.env.invalidate_all()
+            _logger.warning(
+                "Batch %s of collection run %s failed (%s); trying its %s "
+                "customers one at a time",
+                batch.sequence,
+                self.id,
+                error,
+                len(partners),
+            )
+            totals, errors = self._process_customers_one_by_one(partners)
+        values = batch._add_counts(totals)
+        values.update(
+            {
+                "state": "failed" if errors else "done",
+                "attempt_id": attempt.id,
+                "date_done": False if errors else fields.Datetime.now(),
+                "error_message": "\n".join(
+                    f"{partner.display_name}: {error}"
+                    for partner, error in errors.items()
+                )
+                or False,
+            }
+        )
+        batch.write(values)
+        if sum_counts:
+            self._sum_batch_counts()
+        for partner, error in errors.items():
+            _logger.error(
+                "Collection run %s of company %s: customer %s failed: %s",
+                self.id,
+                self.company_id.id,
+                partner.id,
+                error,
+            )
+        return next(iter(errors.values()), None)
+
+    def _process_customers_one_by_one(self, partners):
+        """Do each of ``partners`` in a savepoint of its own, and return the
+        summed counts of those done and {customer: error} of the others."""
+        totals = None
+        errors = {}
+        for partner in partners:
+            try:
+                with self.env.cr.savepoint():
+                    counts = self._process_customers(partner)
+            except Exception as error:  # pylint: disable=broad-exception-caught
+                self.env.invalidate_all()
+                errors[partner] = error
+                continue
+            totals = counts if totals is None else add_batch_counts(totals, counts)
+        return totals or add_batch_counts(None, None), errors
+
+    def _process_customers(self, partners):
+        """Decide, notify, charge and hand over ``partners``, and return the
+        counts and step timings to store on their batch.
+
+        Every query of the steps, including those of the notices and the
+        charges, is limited to these customers through the context key
+        ``collection_batch_partner_ids``.
+        """
+        self.ensure_one()
         run = self.with_context(collection_batch_partner_ids=tuple(partners.ids))
         timings = {}
         counters, skipped = run._time_step(
@@ -535,29 +648,21 @@ class CollectionRun(models.Model):
         legal_case_count = run._time_step(
             timings, "hand_over", run._hand_over_to_legal, partners
         )
-        batch.write(
-            {
-                "step_timings": timings,
-                "state": "done",
-                "attempt_id": attempt.id,
-                "date_done": fields.Datetime.now(),
-                "error_message": False,
-                "item_count": counters["items"],
-                "changed_count": counters["changed"],
-                "skipped_count": sum(skipped.values()),
-                "skip_counts": dict(skipped),
-                "notice_count": notice_counts["notices"],
-                "message_count": notice_counts["messages"],
-                "letter_count": notice_counts["letters"],
-                "activity_count": notice_counts["activities"],
-                "not_reached_count": notice_counts["not_reached"],
-                "legal_case_count": legal_case_count,
-                "penalty_move_count": penalty_move_count,
-                "penalty_amount": penalty_amount,
-            }
-        )
-        if sum_counts:
-            self._sum_batch_counts()
+        return {
+            "step_timings": timings,
+            "item_count": counters["items"],
+            "changed_count": counters["changed"],
+            "skipped_count": sum(skipped.values()),
+            "skip_counts": dict(skipped),
+            "notice_count": notice_counts["notices"],
+            "message_count": notice_counts["messages"],
+            "letter_count": notice_counts["letters"],
+            "activity_count": notice_counts["activities"],
+            "not_reached_count": notice_counts["not_reached"],
+            "legal_case_count": legal_case_count,
+            "penalty_move_count": penalty_move_count,
+            "penalty_amount": penalty_amount,
+        }
 
     def _time_step(self, timings, name, step, *args):
         """Call ``step`` with ``args``, store its wall seconds and SQL queries
@@ -574,12 +679,13 @@ class CollectionRun(models.Model):
         return result
 
     def _sum_batch_counts(self):
-        """Set the run's counters to the sums over its batches done."""
+        """Set the run's counters to the sums over its batches, including
+        the customers done in batches that failed in part."""
         self.ensure_one()
-        done = self.batch_ids.filtered(lambda batch: batch.state == "done")
-        values = {name: sum(done.mapped(name)) for name in BATCH_COUNT_FIELDS}
+        batches = self.batch_ids
+        values = {name: sum(batches.mapped(name)) for name in BATCH_COUNT_FIELDS}
         skip_counts = Counter()
-        for batch in done:
+        for batch in batches:
             skip_counts.update(batch.skip_counts or {})
         values["skip_counts"] = dict(skip_counts)
         self.write(values)
@@ -601,13 +707,24 @@ class CollectionRun(models.Model):
         self.env.flush_all()
         self.env.cr.execute(
             "SELECT COUNT(*) FROM collection_run_batch "
-            "WHERE run_id = %s AND state != 'done'",
+            "WHERE run_id = %s AND state NOT IN ('done', 'failed')",
             [self.id],
         )
         if self.env.cr.fetchone()[0]:
             return False
         self._sum_batch_counts()
-        self._close_run(attempt)
+        failed = self.batch_ids.filtered(lambda batch: batch.state == "failed")
+        if failed:
+            self._record_failure(
+                attempt,
+                _(
+                    "%(count)s batches failed. First error: %(error)s",
+                    count=len(failed),
+                    error=failed[0].error_message,
+                ),
+            )
+        else:
+            self._close_run(attempt)
         return True
 
     def _close_run(self, attempt):

@@ -2,6 +2,8 @@ import logging
 
 from odoo import _, fields, models
 
+from .collection_run import BATCH_COUNT_FIELDS, add_batch_counts
+
 _logger = logging.getLogger(__name__)
 
 # Channel of the queue jobs of the run's batches, when the queue_job addon is
@@ -133,6 +135,18 @@ class CollectionRunBatch(models.Model):
         "name: decide, notify, charge, hand_over.",
     )
 
+    def _add_counts(self, counts):
+        """Return the values that add ``counts`` to the batch's counters.
+
+        A batch done in part by one attempt is finished by a later one, and
+        its counters cover both.
+        """
+        self.ensure_one()
+        current = {name: self[name] for name in BATCH_COUNT_FIELDS}
+        current["skip_counts"] = self.skip_counts or {}
+        current["step_timings"] = self.step_timings or {}
+        return add_batch_counts(current, counts)
+
     def _get_job_identity_key(self):
         """Return the queue job identity key of the batch, so that a batch has
         at most one job waiting to run."""
@@ -174,5 +188,7 @@ class CollectionRunBatch(models.Model):
             return
         run = self.run_id.sudo().with_company(self.run_id.company_id)
         attempt = run.attempt_ids.sorted("number")[-1:]
+        # The customers that fail are recorded on the batch, which is marked
+        # failed, rather than raised: queue_job would roll the record back.
         run._process_batch(self, attempt, sum_counts=False)
         run._close_if_last_batch(attempt)

@@ -4,6 +4,7 @@ from unittest.mock import patch
 from freezegun import freeze_time
 
 from odoo import Command
+from odoo.exceptions import UserError
 from odoo.tests import new_test_user, tagged
 from odoo.tools import mute_logger
 
@@ -140,13 +141,14 @@ class TestRunBatches(RunBatchesCommon):
             )
 
     def test_failed_batch_resumes_once(self):
-        """C20: the second of three batches fails after its notices and
-        charges, so it is rolled back. Running the same date again resumes
-        the run as a second attempt that does only that batch, and nobody is
-        emailed or charged twice.
+        """C20: a customer of the second of three batches fails after its
+        notice and charges, so its work is rolled back while the other
+        customers of the batch are done one at a time. Running the same date
+        again resumes the run as a second attempt that does only that batch,
+        and nobody is emailed or charged twice.
 
         The failure is raised by the run's own hand-over step, patched on the
-        model class for the customers of the second batch.
+        model class for the failing customer.
         """
         run_class = type(self.env["collection.run"])
         hand_over = run_class._hand_over_to_legal
@@ -175,10 +177,14 @@ class TestRunBatches(RunBatchesCommon):
         self.assertEqual(run.state, "failed")
         self.assertIn("Simulated crash", run.error_message)
         self.assertEqual(batches.mapped("state"), ["done", "failed", "done"])
-        self.assertEqual(run.notice_count, 6)
-        self.assertEqual(run.penalty_move_count, 6)
-        for customer in batches[1].partner_ids:
-            self.assertEqual(self.count_actions(customer), Counter(), customer.name)
+        self.assertIn(failing_customer.name, batches[1].error_message)
+        self.assertEqual(run.notice_count, 8)
+        self.assertEqual(run.penalty_move_count, 8)
+        self.assertEqual(self.count_actions(failing_customer), Counter())
+        for customer in self.customers - failing_customer:
+            self.assertEqual(
+                self.count_actions(customer), self.expected_actions(), customer.name
+            )
 
         resumed = self.run_in_batches()
 
@@ -193,6 +199,36 @@ class TestRunBatches(RunBatchesCommon):
         self.assertEqual(run.message_count, 9)
         self.assertEqual(run.penalty_move_count, 9)
         for customer in self.customers:
+            self.assertEqual(
+                self.count_actions(customer), self.expected_actions(), customer.name
+            )
+
+    def test_bad_account_blocks_its_customer_only(self):
+        """A customer whose interest and fee invoice cannot be posted (its
+        receivable account is deprecated) fails alone: the other customers
+        of its batch get their notice, and the error names the customer."""
+        bad_customer = self.customers[3]
+        account = self.company_data["default_account_receivable"].copy(
+            {"code": "121099", "name": "Receivable Closed"}
+        )
+        bad_customer.property_account_receivable_id = account
+        account.deprecated = True
+
+        caught = None
+        with mute_logger("odoo.addons.fast_collections.models.collection_run"):
+            try:
+                self.run_in_batches()
+            except UserError as error:
+                caught = error
+        self.assertTrue(caught)
+
+        run = self.env["collection.run"].search([("company_id", "=", self.company.id)])
+        batches = run.batch_ids.sorted("sequence")
+        self.assertEqual(batches.mapped("state"), ["done", "failed", "done"])
+        self.assertIn(bad_customer.name, batches[1].error_message)
+        self.assertEqual(run.notice_count, 8)
+        self.assertEqual(self.count_actions(bad_customer), Counter())
+        for customer in self.customers - bad_customer:
             self.assertEqual(
                 self.count_actions(customer), self.expected_actions(), customer.name
             )

@@ -8,6 +8,7 @@ from unittest.mock import patch
 from freezegun import freeze_time
 
 from odoo.tests import tagged
+from odoo.tools import mute_logger
 
 from ..models import collection_run, collection_run_batch
 from .test_run_batches import RUN_DATE, RunBatchesCommon
@@ -141,6 +142,51 @@ class TestRunQueue(RunBatchesCommon):
                 trap.perform_enqueued_jobs()
                 run.batch_ids[0]._run_as_job()
 
+        for customer in self.customers:
+            self.assertEqual(
+                self.count_actions(customer), self.expected_actions(), customer.name
+            )
+
+    def test_failed_customer_recorded_by_job(self):
+        """A job whose batch has a customer that cannot be charged records
+        the failure on the batch, the other jobs still run, and the last one
+        closes the run as failed with the counts of what was done. Queuing
+        the run of that date again finishes the failed batch."""
+        bad_customer = self.customers[3]
+        account = self.company_data["default_account_receivable"].copy(
+            {"code": "121099", "name": "Receivable Closed"}
+        )
+        bad_customer.property_account_receivable_id = account
+        account.deprecated = True
+
+        with trap_jobs() as trap:
+            run = self.start_queued_run()
+            with (
+                freeze_time(RUN_DATE),
+                mute_logger("odoo.addons.fast_collections.models.collection_run"),
+            ):
+                trap.perform_enqueued_jobs()
+
+        batches = run.batch_ids.sorted("sequence")
+        self.assertEqual(batches.mapped("state"), ["done", "failed", "done"])
+        self.assertIn(bad_customer.name, batches[1].error_message)
+        self.assertEqual(run.state, "failed")
+        self.assertEqual(run.attempt_ids.mapped("state"), ["failed"])
+        self.assertEqual(run.notice_count, 8)
+        self.assertEqual(run.penalty_move_count, 8)
+
+        account.deprecated = False
+        with trap_jobs() as trap:
+            resumed = self.start_queued_run()
+            trap.assert_jobs_count(1)
+            with freeze_time(RUN_DATE):
+                trap.perform_enqueued_jobs()
+
+        self.assertEqual(resumed, run)
+        self.assertEqual(run.state, "done")
+        self.assertEqual(run.attempt_ids.mapped("state"), ["failed", "done"])
+        self.assertEqual(run.notice_count, 9)
+        self.assertEqual(run.penalty_move_count, 9)
         for customer in self.customers:
             self.assertEqual(
                 self.count_actions(customer), self.expected_actions(), customer.name
