@@ -460,7 +460,7 @@ class CollectionNotice(models.Model):
             )
             for notice in template_notices & with_statement:
                 rendered[notice.id]["attachment_ids"] = (
-                    notice._create_statement_attachment().ids
+                    notice._attach_statement_if_possible().ids
                 )
             self._queue_emails(template_notices, rendered)
             template_notices.with_context(tracking_disable=True).email_state = "sent"
@@ -588,6 +588,33 @@ class CollectionNotice(models.Model):
                 )
             )
         return mail_values
+
+    def _attach_statement_if_possible(self):
+        """Return the statement attachment of the notice, or no attachment
+        when the PDF cannot be rendered.
+
+        Without wkhtmltopdf, Odoo cannot render PDFs: the reminder then goes
+        without its statement rather than not at all, and the warning is
+        logged and noted on the notice.
+        """
+        self.ensure_one()
+        try:
+            with self.env.cr.savepoint():
+                return self._create_statement_attachment()
+        except UserError as error:
+            _logger.warning(
+                "Collection notice %s is sent without the customer's "
+                "statement, which could not be rendered: %s",
+                self.id,
+                error,
+            )
+            self._message_log(
+                body=_(
+                    "The customer's statement could not be attached: %(error)s",
+                    error=error,
+                )
+            )
+            return self.env["ir.attachment"]
 
     def _create_statement_attachment(self):
         """Render the customer's statement at the notice date and attach it

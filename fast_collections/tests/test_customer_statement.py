@@ -1,11 +1,12 @@
 from datetime import date
+from unittest.mock import patch
 
 from freezegun import freeze_time
 
 from odoo import Command, fields
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, UserError
 from odoo.tests import Form, new_test_user, tagged
-from odoo.tools import html2plaintext
+from odoo.tools import html2plaintext, mute_logger
 
 from .common import CollectionCommon
 
@@ -484,6 +485,41 @@ class TestCustomerStatement(CollectionCommon):
         self.assertIn("300.00", content)
         mail = self.outgoing_mails_to(notice.contact_id)
         self.assertEqual(mail.attachment_ids, attachment)
+
+    def test_statement_failure_sends_notice_alone(self):
+        """A statement that cannot be rendered (no wkhtmltopdf on the server)
+        does not stop the reminder: the email goes without it and the notice
+        says why.
+
+        Odoo renders reports as HTML in tests, so the failure is raised by the
+        notice's own rendering method, patched on the model class.
+        """
+        self.stage_first.attach_statement = True
+        self.create_invoice(500, "2025-03-01")
+        notice_class = type(self.env["collection.notice"])
+
+        def render_fails(notice):
+            # The message Odoo raises, which a test need not translate.
+            raise UserError("Unable to find Wkhtmltopdf on this system.")  # pylint: disable=translation-required
+
+        with (
+            patch.object(notice_class, "_render_statement_attachment", render_fails),
+            mute_logger("odoo.addons.fast_collections.models.collection_notice"),
+        ):
+            run = self.run_collection("2025-03-20")
+
+        notice = run.notice_ids
+        self.assertEqual(notice.email_state, "sent")
+        self.assertEqual(run.message_count, 1)
+        message = notice.message_ids.filtered(
+            lambda message: message.message_type == "comment"
+        )
+        self.assertFalse(message.attachment_ids)
+        self.assertTrue(self.outgoing_mails_to(notice.contact_id))
+        note = notice.message_ids.filtered(
+            lambda message: "could not be attached" in (message.body or "")
+        )
+        self.assertIn("Wkhtmltopdf", note.body)
 
     def test_stage_without_flag_attaches_nothing(self):
         """A stage that does not attach the statement sends the notice alone."""
