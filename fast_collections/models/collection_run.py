@@ -240,7 +240,9 @@ class CollectionRun(models.Model):
     attempt_ids = fields.One2many(
         comodel_name="collection.run.attempt", inverse_name="run_id", string="Attempts"
     )
-    attempt_count = fields.Integer(string="Attempts", compute="_compute_attempt_count")
+    attempt_count = fields.Integer(
+        string="Number of Attempts", compute="_compute_attempt_count"
+    )
     batch_ids = fields.One2many(
         comodel_name="collection.run.batch", inverse_name="run_id", string="Batches"
     )

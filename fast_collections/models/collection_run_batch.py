@@ -57,7 +57,7 @@ class CollectionRunAttempt(models.Model):
         string="Batches Done",
     )
     batch_done_count = fields.Integer(
-        string="Batches Done", compute="_compute_batch_done_count"
+        string="Number of Batches Done", compute="_compute_batch_done_count"
     )
 
     def _compute_display_name(self):
@@ -94,7 +94,7 @@ class CollectionRunBatch(models.Model):
         string="Customers",
         readonly=True,
     )
-    partner_count = fields.Integer(string="Customers", readonly=True)
+    partner_count = fields.Integer(string="Number of Customers", readonly=True)
     state = fields.Selection(
         selection=[("pending", "Pending"), ("done", "Done"), ("failed", "Failed")],
         required=True,
