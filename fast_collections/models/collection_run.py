@@ -452,9 +452,10 @@ class CollectionRun(models.Model):
     def _execute(self, partners, attempt, commit):
         """Do the company-wide steps unless done, then the batches not done.
 
-        A batch that fails is rolled back and marked failed, and the other
-        batches still run. The run then fails with the first error, which is
-        raised again, and its next attempt resumes the failed batches.
+        A batch with customers that failed is marked failed (see
+        _process_batch), and the other batches still run. The run then fails
+        with the first error, which is raised again, and its next attempt
+        resumes the failed batches.
         """
         self.ensure_one()
         self._prepare_batches_or_fail(partners, attempt, commit)
@@ -561,10 +562,10 @@ class CollectionRun(models.Model):
         customers are tried one at a time, each in a savepoint, so that the
         bad data of one customer (an account that cannot be booked, say)
         does not hold back the reminders of the others. The batch is then
-        marked failed, with each failed customer and error in its message,
-        and a later attempt does it again: the customers already done are
-        not notified or charged twice, because their stage changes are done
-        and their charges recorded. Counters add up over the attempts.
+        marked failed, with each failed customer and error in its message.
+        A later attempt does it again. The customers already done are not
+        notified or charged twice, because their stage changes are done and
+        their charges recorded. Counters add up over the attempts.
 
         ``sum_counts`` updates the run's counters from its batches, which
         queue jobs leave to the last job so that parallel jobs do not write
