@@ -1,5 +1,6 @@
 from . import collection_policy
 from . import collection_stage
+from . import collection_run_counters
 from . import collection_run
 from . import collection_run_batch
 from . import collection_history

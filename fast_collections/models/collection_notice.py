@@ -537,22 +537,7 @@ class CollectionNotice(models.Model):
         """Return the values of the emails that carry ``message`` to the
         notice's contact, laid out by Odoo's own notification methods."""
         self.ensure_one()
-        contact = self.contact_id
-        user = contact.user_ids[:1]
-        recipients_data = [
-            {
-                "active": contact.active,
-                "id": contact.id,
-                "is_follower": False,
-                "lang": contact.lang,
-                "groups": user.groups_id.ids,
-                "notif": "email",
-                "share": contact.partner_share,
-                "type": "customer" if not user else "portal" if user.share else "user",
-                "uid": user.id,
-                "ushare": user.share,
-            }
-        ]
+        recipients_data = [self._get_email_recipient_data()]
         headers = self._notify_by_email_get_headers()
         base_values = {
             "mail_message_id": message.id,
@@ -563,8 +548,8 @@ class CollectionNotice(models.Model):
         }
         if message.subject:
             base_values["subject"] = " ".join(message.subject.splitlines())
-        # The message was just created without tracking values: saying so
-        # spares Odoo a search for them per message.
+        # The message was just created without tracking values. Passing an
+        # empty list spares Odoo a search for them per message.
         msg_vals = {"tracking_value_ids": []}
         mail_values = []
         for (
@@ -588,6 +573,31 @@ class CollectionNotice(models.Model):
                 )
             )
         return mail_values
+
+    def _get_email_recipient_data(self):
+        """Return the notice's contact in the form Odoo's notification
+        methods take their recipients."""
+        self.ensure_one()
+        contact = self.contact_id
+        user = contact.user_ids[:1]
+        if not user:
+            recipient_type = "customer"
+        elif user.share:
+            recipient_type = "portal"
+        else:
+            recipient_type = "user"
+        return {
+            "active": contact.active,
+            "id": contact.id,
+            "is_follower": False,
+            "lang": contact.lang,
+            "groups": user.groups_id.ids,
+            "notif": "email",
+            "share": contact.partner_share,
+            "type": recipient_type,
+            "uid": user.id,
+            "ushare": user.share,
+        }
 
     def _attach_statement_if_possible(self):
         """Return the statement attachment of the notice, or no attachment

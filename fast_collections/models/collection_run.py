@@ -156,6 +156,7 @@ class CollectionRun(models.Model):
     """Record of one collection run of a company: what was evaluated and done."""
 
     _name = "collection.run"
+    _inherit = ["collection.run.counters"]
     _description = "Collection Run"
     _order = "date_start desc, id desc"
 
@@ -190,35 +191,13 @@ class CollectionRun(models.Model):
         readonly=True,
         help="Customers the run was limited to. Empty when it covered all.",
     )
-    item_count = fields.Integer(string="Items Evaluated", readonly=True)
-    changed_count = fields.Integer(string="Items Changed Stage", readonly=True)
-    skipped_count = fields.Integer(string="Items Skipped", readonly=True)
-    skip_counts = fields.Json(
-        readonly=True, help="Number of items skipped, by reason code."
-    )
     skip_summary = fields.Text(string="Skipped Items", compute="_compute_skip_summary")
-    notice_count = fields.Integer(string="Notices Created", readonly=True)
-    message_count = fields.Integer(string="Emails Queued", readonly=True)
-    letter_count = fields.Integer(string="Letters To Print", readonly=True)
-    activity_count = fields.Integer(string="Activities Created", readonly=True)
-    not_reached_count = fields.Integer(string="Customers Not Reached", readonly=True)
     promise_kept_count = fields.Integer(string="Promises Kept", readonly=True)
     promise_broken_count = fields.Integer(string="Promises Broken", readonly=True)
     plan_completed_count = fields.Integer(string="Plans Completed", readonly=True)
     plan_broken_count = fields.Integer(string="Plans Broken", readonly=True)
-    legal_case_count = fields.Integer(string="Legal Cases Opened", readonly=True)
     legal_escalated_count = fields.Integer(
         string="Legal Cases Escalated", readonly=True
-    )
-    penalty_move_count = fields.Integer(
-        string="Interest and Fee Invoices", readonly=True
-    )
-    penalty_amount = fields.Monetary(
-        string="Interest and Fees Charged",
-        currency_field="company_currency_id",
-        readonly=True,
-        help="Total of the interest and fee invoices booked, in the company's "
-        "currency at the run date's rates.",
     )
     company_currency_id = fields.Many2one(related="company_id.currency_id")
     error_message = fields.Text(readonly=True)

@@ -75,6 +75,7 @@ class CollectionRunBatch(models.Model):
     """Customers of a collection run that are worked on in one transaction."""
 
     _name = "collection.run.batch"
+    _inherit = ["collection.run.counters"]
     _description = "Collection Run Batch"
     _order = "run_id, sequence"
 
@@ -108,26 +109,6 @@ class CollectionRunBatch(models.Model):
     )
     date_done = fields.Datetime(string="Done On", readonly=True)
     error_message = fields.Text(readonly=True)
-    item_count = fields.Integer(string="Items Evaluated", readonly=True)
-    changed_count = fields.Integer(string="Items Changed Stage", readonly=True)
-    skipped_count = fields.Integer(string="Items Skipped", readonly=True)
-    skip_counts = fields.Json(
-        readonly=True, help="Number of items skipped, by reason code."
-    )
-    notice_count = fields.Integer(string="Notices Created", readonly=True)
-    message_count = fields.Integer(string="Emails Queued", readonly=True)
-    letter_count = fields.Integer(string="Letters To Print", readonly=True)
-    activity_count = fields.Integer(string="Activities Created", readonly=True)
-    not_reached_count = fields.Integer(string="Customers Not Reached", readonly=True)
-    legal_case_count = fields.Integer(string="Legal Cases Opened", readonly=True)
-    penalty_move_count = fields.Integer(
-        string="Interest and Fee Invoices", readonly=True
-    )
-    penalty_amount = fields.Monetary(
-        string="Interest and Fees Charged",
-        currency_field="company_currency_id",
-        readonly=True,
-    )
     company_currency_id = fields.Many2one(related="run_id.company_id.currency_id")
     step_timings = fields.Json(
         readonly=True,

@@ -145,7 +145,7 @@ class TestRunBatches(RunBatchesCommon):
         notice and charges, so its work is rolled back while the other
         customers of the batch are done one at a time. Running the same date
         again resumes the run as a second attempt that does only that batch,
-        and nobody is emailed or charged twice.
+        and no customer is emailed or charged twice.
 
         The failure is raised by the run's own hand-over step, patched on the
         model class for the failing customer.
@@ -253,14 +253,16 @@ class TestRunBatches(RunBatchesCommon):
         """A customer with nothing owed is in no batch, and a customer on
         credit hold who paid everything is, so that the hold is lifted."""
         idle = self.env["res.partner"].create({"name": "Idle Customer"})
-        held = self.env["res.partner"].create({"name": "Held Customer"})
-        held.with_company(self.company).sudo().collection_credit_hold = True
+        held_customer = self.env["res.partner"].create({"name": "Held Customer"})
+        held_customer.with_company(self.company).sudo().collection_credit_hold = True
 
         run = self.run_in_batches()
 
         self.assertNotIn(idle, run.batch_ids.partner_ids)
-        self.assertIn(held, run.batch_ids.partner_ids)
-        self.assertFalse(held.with_company(self.company).collection_credit_hold)
+        self.assertIn(held_customer, run.batch_ids.partner_ids)
+        self.assertFalse(
+            held_customer.with_company(self.company).collection_credit_hold
+        )
 
     def test_helpers_limited_to_batch(self):
         """Inside a batch, the paused items and the disputed amounts are
