@@ -49,12 +49,14 @@ class CollectionHistory(models.Model):
     _description = "Collection Stage History"
     _order = "date desc, id desc"
 
+    # No index of its own: the unique key on item and stage, which starts
+    # with the item, serves the searches by item, and the run writes tens of
+    # thousands of these rows at a time.
     move_line_id = fields.Many2one(
         comodel_name="account.move.line",
         string="Journal Item",
         required=True,
         ondelete="cascade",
-        index=True,
     )
     move_id = fields.Many2one(
         related="move_line_id.move_id", string="Invoice", store=True, index=True

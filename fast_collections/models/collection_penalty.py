@@ -909,6 +909,7 @@ class CollectionPenalty(models.Model):
                 ]
             )
         )
+        self._subscribe_customers(invoices)
         invoices.action_post()
         penalty_values = []
         for invoice, (_partner_id, _currency_id, group) in zip(
@@ -922,6 +923,32 @@ class CollectionPenalty(models.Model):
             ]
         self.sudo().create(penalty_values)
         return invoices.with_env(self.env)
+
+    @api.model
+    def _subscribe_customers(self, invoices):
+        """Make the customer of each of ``invoices`` follow it, with the
+        subtypes Odoo gives a customer, in one batch.
+
+        Posting subscribes an invoice's customer unless it already follows
+        the invoice, one invoice at a time. Archived customers are left out,
+        as posting leaves them out.
+        """
+        followers = self.env["mail.followers"].sudo()
+        customer_ids = invoices.partner_id.filtered("partner_share").ids
+        values = []
+        for invoice in invoices.filtered("partner_id.active"):
+            new_followers, _updates = followers._add_default_followers(
+                invoice._name,
+                invoice.ids,
+                invoice.partner_id.ids,
+                customer_ids=customer_ids,
+                check_existing=False,
+            )
+            values += [
+                dict(follower_values, res_id=invoice.id)
+                for follower_values in new_followers.get(invoice.id, [])
+            ]
+        followers.create(values)
 
     def _prepare_penalty_move_values(
         self, company, partner_id, currency_id, group, date

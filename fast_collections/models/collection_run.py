@@ -1476,6 +1476,7 @@ class CollectionRun(models.Model):
                   ORDER BY aml.move_id, stage.offset_days DESC
                    ) highest
              WHERE move.id = highest.move_id
+               AND move.collection_stage_id IS DISTINCT FROM highest.stage_id
             """,
             [tuple(move_ids)],
         )

@@ -246,6 +246,18 @@ class TestPenalty(CollectionCommon):
         self.assertEqual(penalty_invoice.amount_residual, 10.41)
         self.assertEqual(penalty_invoice.payment_state, "not_paid")
 
+    def test_customer_follows_penalty_invoice(self):
+        """The run's interest and fee invoice is followed by its customer
+        once, with the subtypes Odoo gives a customer, as posting would."""
+        self.setup_c18()
+        penalty_invoice = self.penalty_invoices()
+        followers = penalty_invoice.message_follower_ids
+        self.assertEqual(followers.partner_id, penalty_invoice.partner_id)
+        _default, _internal, external = self.env[
+            "mail.message.subtype"
+        ].default_subtypes("account.move")
+        self.assertEqual(followers.subtype_ids, external)
+
     def test_repeated_run_charges_nothing(self):
         """Running again on the same day, and the next day, books nothing."""
         self.setup_c18()
