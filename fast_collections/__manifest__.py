@@ -3,7 +3,7 @@
     "summary": "Chase overdue customer invoices: collection stages and notices, "
     "payment plans, disputes, legal cases, penalty interest, payment pouches "
     "and a customer portal",
-    "version": "18.0.1.0.0",
+    "version": "18.0.1.0.1",
     "category": "Accounting/Accounting",
     "license": "LGPL-3",
     "author": "Fast Collections",

@@ -258,6 +258,46 @@ class TestPenalty(CollectionCommon):
         ].default_subtypes("account.move")
         self.assertEqual(followers.subtype_ids, external)
 
+    def test_subscribe_customers_before_posting(self):
+        """The batch subscription makes each draft invoice's customer a
+        follower with the customer subtypes, and skips archived customers."""
+        archived = self.env["res.partner"].create({"name": "Archived customer"})
+        drafts = self.env["account.move"].create(
+            [
+                {
+                    "move_type": "out_invoice",
+                    "partner_id": partner.id,
+                    "invoice_date": "2026-03-16",
+                    "invoice_line_ids": [
+                        Command.create({"name": "Fee", "price_unit": 10})
+                    ],
+                }
+                for partner in (self.customer, archived)
+            ]
+        )
+        drafts.message_follower_ids.unlink()
+        archived.active = False
+        self.env["collection.penalty"]._subscribe_customers(drafts)
+        _default, _internal, external = self.env[
+            "mail.message.subtype"
+        ].default_subtypes("account.move")
+        followers = drafts[0].message_follower_ids
+        self.assertEqual(followers.partner_id, self.customer)
+        self.assertEqual(followers.subtype_ids, external)
+        self.assertFalse(drafts[1].message_follower_ids)
+
+    def test_resumed_run_invoice_due_on_run_date(self):
+        """A run of 16 March done on 18 March books its interest and fee
+        invoice dated and due on 16 March."""
+        self.policy.interest_scheme_id = self.contractual
+        self.stage_first.write({"fee_type": "fixed", "fee_amount": 10})
+        self.create_invoice(100, "2026-03-01")
+        with freeze_time("2026-03-18"):
+            self.run_collection("2026-03-16")
+        penalty_invoice = self.penalty_invoices()
+        self.assertEqual(penalty_invoice.invoice_date, date(2026, 3, 16))
+        self.assertEqual(penalty_invoice.invoice_date_due, date(2026, 3, 16))
+
     def test_repeated_run_charges_nothing(self):
         """Running again on the same day, and the next day, books nothing."""
         self.setup_c18()
