@@ -681,12 +681,17 @@ class CollectionRun(models.Model):
         The retried job then reads the batch of the first job as done.
         """
         self.ensure_one()
+        self.env.flush_all()
         self.env.cr.execute(
             "UPDATE collection_run SET write_date = NOW() AT TIME ZONE 'UTC' "
-            "WHERE id = %s",
+            "WHERE id = %s RETURNING state",
             [self.id],
         )
-        self.env.flush_all()
+        # A retried job, or a job of a batch already done, may find the run
+        # closed by another job. A run closed as failed is closed again, since
+        # a job of its failed batch may just have done it.
+        if self.env.cr.fetchone()[0] == "done":
+            return False
         self.env.cr.execute(
             "SELECT COUNT(*) FROM collection_run_batch "
             "WHERE run_id = %s AND state NOT IN ('done', 'failed')",

@@ -153,6 +153,12 @@ class CollectionRunBatch(models.Model):
         The batch row is locked first, so that two jobs of one batch, such as
         one of an interrupted attempt and one of its resumption, never both
         do it: the second waits, then finds it done.
+
+        The batch's work is committed before the run is closed. Jobs of other
+        batches run at the same time, and closing serializes them on the run
+        row, so that row is held for a moment only, not for the whole batch.
+        A job that loses that race fails with a serialization error, and its
+        retry finds the batch done and only tries again to close the run.
         """
         self.ensure_one()
         self.env.cr.execute(
@@ -160,16 +166,20 @@ class CollectionRunBatch(models.Model):
             [self.id],
         )
         self.invalidate_recordset(["state"])
+        run = self.run_id.sudo().with_company(self.run_id.company_id)
+        attempt = run.attempt_ids.sorted("number")[-1:]
         if self.state == "done":
             _logger.info(
                 "Batch %s of collection run %s is already done",
                 self.sequence,
-                self.run_id.id,
+                run.id,
             )
-            return
-        run = self.run_id.sudo().with_company(self.run_id.company_id)
-        attempt = run.attempt_ids.sorted("number")[-1:]
-        # The customers that fail are recorded on the batch, which is marked
-        # failed, rather than raised: queue_job would roll the record back.
-        run._process_batch(self, attempt, sum_counts=False)
+        else:
+            # The customers that fail are recorded on the batch, which is
+            # marked failed, rather than raised: queue_job would roll the
+            # record back.
+            run._process_batch(self, attempt, sum_counts=False)
+            if run._can_commit():
+                run._commit_batch()
+                self.env.invalidate_all()
         run._close_if_last_batch(attempt)

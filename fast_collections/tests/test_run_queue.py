@@ -147,6 +147,27 @@ class TestRunQueue(RunBatchesCommon):
                 self.count_actions(customer), self.expected_actions(), customer.name
             )
 
+    def test_retried_job_closes_run(self):
+        """A job whose batch was committed but whose closing of the run was
+        rolled back, as when it loses the race to another job, closes the run
+        when queue_job retries it, and does nothing else."""
+        with trap_jobs() as trap:
+            run = self.start_queued_run()
+            with freeze_time(RUN_DATE):
+                trap.perform_enqueued_jobs()
+            run.attempt_ids.sudo().write({"state": "running", "date_end": False})
+            run.sudo().write({"state": "running", "date_end": False})
+            with freeze_time(RUN_DATE):
+                run.batch_ids.sorted("sequence")[-1]._run_as_job()
+
+        self.assertEqual(run.state, "done")
+        self.assertEqual(run.attempt_ids.mapped("state"), ["done"])
+        self.assertEqual(run.notice_count, 9)
+        for customer in self.customers:
+            self.assertEqual(
+                self.count_actions(customer), self.expected_actions(), customer.name
+            )
+
     def test_failed_customer_recorded_by_job(self):
         """A job whose batch has a customer that cannot be charged records
         the failure on the batch, the other jobs still run, and the last one
