@@ -672,13 +672,18 @@ class CollectionRun(models.Model):
         values["skip_counts"] = dict(skip_counts)
         self.write(values)
 
+    def _close_as_job(self):
+        """Close the run as a queue job if none of its batches is left."""
+        self.ensure_one()
+        self._close_if_last_batch(self.attempt_ids.sorted("number")[-1:])
+
     def _close_if_last_batch(self, attempt):
         """Close the run once none of its batches is left to do.
 
-        Queue jobs finish in parallel, so the run row is updated first: of two
-        jobs that finish together, the second then waits for the first to
-        commit and fails with a serialization error, which queue_job retries.
-        The retried job then reads the batch of the first job as done.
+        Closing jobs may run side by side, so the run row is updated first: of
+        two that run together, the second waits for the first to commit and
+        fails with a serialization error, which queue_job retries. The retry
+        then finds the run closed.
         """
         self.ensure_one()
         self.env.flush_all()
@@ -687,9 +692,9 @@ class CollectionRun(models.Model):
             "WHERE id = %s RETURNING state",
             [self.id],
         )
-        # A retried job, or a job of a batch already done, may find the run
-        # closed by another job. A run closed as failed is closed again, since
-        # a job of its failed batch may just have done it.
+        # A closing job may find the run closed by another one. A run closed
+        # as failed is closed again, since a job of its failed batch may just
+        # have done it.
         if self.env.cr.fetchone()[0] == "done":
             return False
         self.env.cr.execute(

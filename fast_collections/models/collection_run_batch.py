@@ -148,17 +148,18 @@ class CollectionRunBatch(models.Model):
             )._run_as_job()
 
     def _run_as_job(self):
-        """Do the batch as a queue job, then close the run if no batch is left.
+        """Do the batch as a queue job, then queue the job that closes the
+        run if no batch is left.
 
         The batch row is locked first, so that two jobs of one batch, such as
         one of an interrupted attempt and one of its resumption, never both
         do it: the second waits, then finds it done.
 
-        The batch's work is committed before the run is closed. Jobs of other
-        batches run at the same time, and closing serializes them on the run
-        row, so that row is held for a moment only, not for the whole batch.
-        A job that loses that race fails with a serialization error, and its
-        retry finds the batch done and only tries again to close the run.
+        The run is not closed here: closing serializes the jobs on the run
+        row, which jobs of other batches running at the same time would wait
+        for, then fail on after doing their whole batch. The closing job
+        starts once this job has committed, so the last one sees every batch
+        done.
         """
         self.ensure_one()
         self.env.cr.execute(
@@ -166,20 +167,19 @@ class CollectionRunBatch(models.Model):
             [self.id],
         )
         self.invalidate_recordset(["state"])
-        run = self.run_id.sudo().with_company(self.run_id.company_id)
-        attempt = run.attempt_ids.sorted("number")[-1:]
         if self.state == "done":
             _logger.info(
                 "Batch %s of collection run %s is already done",
                 self.sequence,
-                run.id,
+                self.run_id.id,
             )
-        else:
-            # The customers that fail are recorded on the batch, which is
-            # marked failed, rather than raised: queue_job would roll the
-            # record back.
-            run._process_batch(self, attempt, sum_counts=False)
-            if run._can_commit():
-                run._commit_batch()
-                self.env.invalidate_all()
-        run._close_if_last_batch(attempt)
+            return
+        run = self.run_id.sudo().with_company(self.run_id.company_id)
+        attempt = run.attempt_ids.sorted("number")[-1:]
+        # The customers that fail are recorded on the batch, which is marked
+        # failed, rather than raised: queue_job would roll the record back.
+        run._process_batch(self, attempt, sum_counts=False)
+        run.with_delay(
+            description=_("Collection run %(run)s, closing", run=run.name),
+            channel=QUEUE_CHANNEL,
+        )._close_as_job()

@@ -27,6 +27,13 @@ class TestRunQueue(RunBatchesCommon):
         if trap_jobs is None or "queue.job" not in cls.env:
             raise unittest.SkipTest("the queue_job addon is not installed")
 
+    def perform_all_jobs(self, trap):
+        """Perform the trapped jobs, and the jobs they queue, until none is
+        left: each batch job queues a job that closes the run."""
+        with freeze_time(RUN_DATE):
+            while trap.enqueued_jobs:
+                trap.perform_enqueued_jobs()
+
     def start_queued_run(self):
         with patch.object(collection_run, "RUN_BATCH_SIZE", 3), freeze_time(RUN_DATE):
             return self.env["collection.run"]._enqueue_collections(
@@ -86,18 +93,28 @@ class TestRunQueue(RunBatchesCommon):
             self.assertEqual(jobs.state, "pending")
 
     def test_last_job_closes_run(self):
-        """The jobs do their batches one by one, the last one closes the run,
-        and the results are those of the run without queue."""
+        """The jobs do their batches one by one, each queues a closing job,
+        the one after the last batch closes the run, and the results are
+        those of the run without queue."""
         with trap_jobs() as trap:
             run = self.start_queued_run()
             first_job, *other_jobs = trap.enqueued_jobs
             with freeze_time(RUN_DATE):
                 first_job.perform()
-            self.assertEqual(run.state, "running")
             self.assertEqual(run.batch_ids.sorted("sequence")[0].state, "done")
+            trap.assert_enqueued_job(
+                run._close_as_job,
+                properties={"channel": collection_run_batch.QUEUE_CHANNEL},
+            )
+            first_closing = trap.enqueued_jobs[-1]
+            with freeze_time(RUN_DATE):
+                first_closing.perform()
+            self.assertEqual(run.state, "running")
             with freeze_time(RUN_DATE):
                 for job in other_jobs:
                     job.perform()
+            self.assertEqual(run.state, "running")
+            self.perform_all_jobs(trap)
 
         self.assertEqual(run.state, "done")
         self.assertEqual(run.attempt_ids.mapped("state"), ["done"])
@@ -124,8 +141,7 @@ class TestRunQueue(RunBatchesCommon):
 
         with trap_jobs() as trap:
             queued = self.start_queued_run()
-            with freeze_time(RUN_DATE):
-                trap.perform_enqueued_jobs()
+            self.perform_all_jobs(trap)
 
         queued_counts = {
             name: queued[name] for name in collection_run.BATCH_COUNT_FIELDS
@@ -138,35 +154,40 @@ class TestRunQueue(RunBatchesCommon):
         interrupted attempt, does nothing."""
         with trap_jobs() as trap:
             run = self.start_queued_run()
+            self.perform_all_jobs(trap)
             with freeze_time(RUN_DATE):
-                trap.perform_enqueued_jobs()
                 run.batch_ids[0]._run_as_job()
+            trap.assert_jobs_count(0)
 
         for customer in self.customers:
             self.assertEqual(
                 self.count_actions(customer), self.expected_actions(), customer.name
             )
 
-    def test_retried_job_closes_run(self):
-        """A job whose batch was committed but whose closing of the run was
-        rolled back, as when it loses the race to another job, closes the run
-        when queue_job retries it, and does nothing else."""
+    def test_closing_jobs_close_once(self):
+        """Of several closing jobs that find every batch done, the first
+        closes the run and the others do nothing."""
         with trap_jobs() as trap:
             run = self.start_queued_run()
+            batch_jobs = list(trap.enqueued_jobs)
             with freeze_time(RUN_DATE):
-                trap.perform_enqueued_jobs()
-            run.attempt_ids.sudo().write({"state": "running", "date_end": False})
-            run.sudo().write({"state": "running", "date_end": False})
+                for job in batch_jobs:
+                    job.perform()
+            closing_jobs = trap.enqueued_jobs[len(batch_jobs) :]
+            self.assertEqual(len(closing_jobs), 3)
+            self.assertEqual(run.state, "running")
             with freeze_time(RUN_DATE):
-                run.batch_ids.sorted("sequence")[-1]._run_as_job()
+                closing_jobs[-1].perform()
+            self.assertEqual(run.state, "done")
+            date_end = run.date_end
+            with freeze_time("2026-03-26"):
+                for job in closing_jobs[:-1]:
+                    job.perform()
 
         self.assertEqual(run.state, "done")
+        self.assertEqual(run.date_end, date_end)
         self.assertEqual(run.attempt_ids.mapped("state"), ["done"])
         self.assertEqual(run.notice_count, 9)
-        for customer in self.customers:
-            self.assertEqual(
-                self.count_actions(customer), self.expected_actions(), customer.name
-            )
 
     def test_failed_customer_recorded_by_job(self):
         """A job whose batch has a customer that cannot be charged records
@@ -182,11 +203,8 @@ class TestRunQueue(RunBatchesCommon):
 
         with trap_jobs() as trap:
             run = self.start_queued_run()
-            with (
-                freeze_time(RUN_DATE),
-                mute_logger("odoo.addons.fast_collections.models.collection_run"),
-            ):
-                trap.perform_enqueued_jobs()
+            with mute_logger("odoo.addons.fast_collections.models.collection_run"):
+                self.perform_all_jobs(trap)
 
         batches = run.batch_ids.sorted("sequence")
         self.assertEqual(batches.mapped("state"), ["done", "failed", "done"])
@@ -200,8 +218,7 @@ class TestRunQueue(RunBatchesCommon):
         with trap_jobs() as trap:
             resumed = self.start_queued_run()
             trap.assert_jobs_count(1)
-            with freeze_time(RUN_DATE):
-                trap.perform_enqueued_jobs()
+            self.perform_all_jobs(trap)
 
         self.assertEqual(resumed, run)
         self.assertEqual(run.state, "done")
