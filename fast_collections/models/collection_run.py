@@ -5,11 +5,12 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 import pytz
+from psycopg2.errors import SerializationFailure
 
 import odoo
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
-from odoo.tools import SQL, float_compare
+from odoo.tools import SQL, float_compare, mute_logger
 
 from ..rules.staging import CATCHUP_CLIMB, days_from_due, decide_stage
 
@@ -19,6 +20,9 @@ _logger = logging.getLogger(__name__)
 # their notices, charges their interest and fees and hands their items over to
 # legal in one transaction, so an interrupted run loses at most one batch.
 RUN_BATCH_SIZE = 500
+# Seconds after which queue_job retries a closing job that lost the race to
+# close the run.
+CLOSE_RETRY_SECONDS = 5
 # Items decided at a time and customers notified at a time within a batch.
 # Both bound the memory a batch needs.
 DECIDE_BATCH_SIZE = 5000
@@ -673,9 +677,25 @@ class CollectionRun(models.Model):
         self.write(values)
 
     def _close_as_job(self):
-        """Close the run as a queue job if none of its batches is left."""
+        """Close the run as a queue job if none of its batches is left.
+
+        Of two closing jobs that run together, the second fails with a
+        serialization error on the run row. It is retried by queue_job a few
+        seconds later, without an error in the log, and then finds the run
+        closed.
+        """
         self.ensure_one()
-        self._close_if_last_batch(self.attempt_ids.sorted("number")[-1:])
+        from odoo.addons.queue_job.exception import RetryableJobError
+
+        try:
+            with mute_logger("odoo.sql_db"), self.env.cr.savepoint():
+                self._close_if_last_batch(self.attempt_ids.sorted("number")[-1:])
+        except SerializationFailure as error:
+            raise RetryableJobError(
+                f"Collection run {self.id} was closed by another job meanwhile",
+                seconds=CLOSE_RETRY_SECONDS,
+                ignore_retry=True,
+            ) from error
 
     def _close_if_last_batch(self, attempt):
         """Close the run once none of its batches is left to do.

@@ -135,8 +135,13 @@ class CollectionRunBatch(models.Model):
         return f"collection.run.batch:{self.id}"
 
     def _enqueue(self):
-        """Create a queue job per batch not done yet. Needs queue_job."""
-        for batch in self.filtered(lambda batch: batch.state != "done"):
+        """Create a queue job per batch not done yet. Needs queue_job.
+
+        A failed batch queued again is pending until its job has done it, so
+        that the run is not closed meanwhile."""
+        batches = self.filtered(lambda batch: batch.state != "done")
+        batches.filtered(lambda batch: batch.state == "failed").state = "pending"
+        for batch in batches:
             batch.with_delay(
                 identity_key=batch._get_job_identity_key(),
                 description=_(

@@ -218,6 +218,8 @@ class TestRunQueue(RunBatchesCommon):
         with trap_jobs() as trap:
             resumed = self.start_queued_run()
             trap.assert_jobs_count(1)
+            self.assertEqual(run.state, "running")
+            self.assertEqual(batches[1].state, "pending")
             self.perform_all_jobs(trap)
 
         self.assertEqual(resumed, run)
