@@ -891,8 +891,8 @@ class CollectionPenalty(models.Model):
         company = self.env["res.company"].browse(company_id)
         company._check_collection_penalty_settings()
         # TODO: Odoo's accounting still costs about 9 queries and 28 ms per
-        # invoice created and posted (measured with scripts/bench-run over
-        # 100,000 invoices on a 2-core machine), which bounds the run when
+        # invoice created and posted, measured with scripts/bench-run over
+        # 100,000 invoices on a 2-core machine. This bounds the run when
         # thousands of customers owe a fee on the same day. The run's own
         # invoices get no creation note or tracking message.
         invoices = (

@@ -692,7 +692,7 @@ class CollectionRun(models.Model):
                 self._close_if_last_batch(self.attempt_ids.sorted("number")[-1:])
         except SerializationFailure as error:
             raise RetryableJobError(
-                f"Collection run {self.id} was closed by another job meanwhile",
+                f"Collection run {self.id} is being closed by another job",
                 seconds=CLOSE_RETRY_SECONDS,
                 ignore_retry=True,
             ) from error
@@ -700,10 +700,8 @@ class CollectionRun(models.Model):
     def _close_if_last_batch(self, attempt):
         """Close the run once none of its batches is left to do.
 
-        Closing jobs may run side by side, so the run row is updated first: of
-        two that run together, the second waits for the first to commit and
-        fails with a serialization error, which queue_job retries. The retry
-        then finds the run closed.
+        The run row is updated first, so that two closings of the same run
+        take turns (see _close_as_job).
         """
         self.ensure_one()
         self.env.flush_all()

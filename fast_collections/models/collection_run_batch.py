@@ -160,11 +160,10 @@ class CollectionRunBatch(models.Model):
         one of an interrupted attempt and one of its resumption, never both
         do it: the second waits, then finds it done.
 
-        The run is not closed here: closing serializes the jobs on the run
-        row, which jobs of other batches running at the same time would wait
-        for, then fail on after doing their whole batch. The closing job
-        starts once this job has committed, so the last one sees every batch
-        done.
+        The run is not closed here, because closing locks the run row, and
+        jobs of other batches running at the same time would then fail after
+        doing their whole batch. The closing job starts once this job has
+        committed, so the last one finds every batch done.
         """
         self.ensure_one()
         self.env.cr.execute(
